@@ -1,0 +1,94 @@
+/**
+ * The one interface every coding scheme implements: Generalized PolyDot (with MDS and
+ * MatDot-like as special cases), replication and uncoded. Training strategies talk to
+ * a scheme only through this, so the same step code runs every baseline.
+ *
+ * Shapes: a layer's weight W is N_out × N_in; a mini-batch X is N_in × B; the
+ * back-propagated Δ is N_out × B. A scheme splits W into m × n blocks.
+ */
+import type { Matrix } from './matrix.ts'
+
+export type Phase = 'forward' | 'backward'
+
+/** How much to trust an error pattern: worst case, or continuous random errors. */
+export type DecodeMode = 'adversarial' | 'probabilistic'
+
+export interface Thresholds {
+  forward: number
+  backward: number
+}
+
+/** How many wrong results can be corrected when `received` results are in hand. */
+export interface Capability {
+  /** ⌊(R − Q)/2⌋: any error values. */
+  adversarial: number
+  /** R − Q − 1: errors with continuous random values (almost surely). */
+  probabilistic: number
+}
+
+export interface DecodeOptions {
+  /** Default 'probabilistic'. */
+  mode?: DecodeMode
+  /** Relative residual above which a result counts as inconsistent; default from the scheme's conditioning. */
+  tolerance?: number
+}
+
+export type DecodeResult =
+  | {
+    ok: true
+    /** Forward: N_out × B. Backward: N_in × B. */
+    value: Matrix
+    /** Peers whose results the decode rests on. */
+    used: number[]
+    /** Peers whose results disagreed with the decode (detected, and corrected by not using them). */
+    faulty: number[]
+    /** Largest relative residual among the accepted results. */
+    residual: number
+  }
+  | {
+    ok: false
+    /** Why no result could be trusted (too few results, no consistent subset, …). */
+    reason: string
+    /** Peers that took part in an inconsistency, when that can be said. */
+    suspects: number[]
+  }
+
+export interface ShardCheck {
+  consistent: boolean
+  /** Shards that lie off the code word the others agree on. */
+  faulty: number[]
+  /** False when the healthy shards could not be identified (too many bad ones). */
+  decidable: boolean
+}
+
+export interface CodeScheme {
+  readonly kind: 'polydot' | 'replication' | 'uncoded'
+  readonly peers: number
+  readonly m: number
+  readonly n: number
+  readonly recoveryThreshold: Thresholds
+  /** Worst-case condition number of decoding over every threshold-sized subset of peers. */
+  readonly conditionNumber: Thresholds
+
+  correctable (phase: Phase, received: number): Capability
+
+  /** W~_p for peer p. Used once, at initialisation: training never re-encodes W. */
+  encodeShard (w: Matrix, peer: number): Matrix
+  /** x~_p: X (N_in × B) → what peer p multiplies its shard with in the forward pass. */
+  encodeForwardInput (x: Matrix, peer: number): Matrix
+  /** δ~_p: Δ (N_out × B) → what peer p multiplies its shard's transpose with in the backward pass. */
+  encodeBackwardInput (delta: Matrix, peer: number): Matrix
+  /** Peer p's partial product: W~_p·x~_p (forward) or W~_pᵀ·δ~_p (backward). */
+  compute (phase: Phase, shard: Matrix, encodedInput: Matrix): Matrix
+  /** Decode the full product (W·X or Wᵀ·Δ) from any results, detecting and correcting errors. */
+  decode (phase: Phase, results: ReadonlyMap<number, Matrix>, opts?: DecodeOptions): DecodeResult
+
+  /** In place: W~_p ← W~_p − lr·(coded Δ)(coded X)ᵀ, equal to Enc_p(W − lr·Δ·Xᵀ). */
+  applyUpdate (shard: Matrix, delta: Matrix, x: Matrix, lr: number, peer: number): void
+  /** Rebuild peer `target`'s shard from healthy shards of other peers. */
+  repairShard (shards: ReadonlyMap<number, Matrix>, target: number): Matrix
+  /** Do the given shards lie on one code word? Names the ones that do not. */
+  checkShards (shards: ReadonlyMap<number, Matrix>): ShardCheck
+  /** The uncoded W from enough healthy shards (exports, checkpoints, ground truth). */
+  decodeWeights (shards: ReadonlyMap<number, Matrix>): Matrix
+}

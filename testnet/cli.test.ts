@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest'
+import { PassThrough } from 'node:stream'
+import { main, COMMANDS } from './cli.ts'
+
+async function run (argv: string[]): Promise<{ code: number, out: string, err: string }> {
+  const stdout = new PassThrough(); const stderr = new PassThrough()
+  let out = ''; let err = ''
+  stdout.on('data', (d: Buffer) => { out += d.toString() })
+  stderr.on('data', (d: Buffer) => { err += d.toString() })
+  const code = await main(argv, { stdout, stderr })
+  return { code, out, err }
+}
+
+describe('codenet CLI', () => {
+  it('prints help listing every command', async () => {
+    const r = await run(['--help'])
+    expect(r.code).toBe(0)
+    for (const c of COMMANDS) expect(r.out).toContain(c.name)
+  })
+
+  it('has --help for every command', async () => {
+    for (const c of COMMANDS) {
+      const r = await run([c.name, '--help'])
+      expect(r.code).toBe(0)
+      expect(r.out).toContain(`codenet ${c.name}`)
+    }
+  })
+
+  it('rejects an unknown command with a non-zero exit', async () => {
+    const r = await run(['frobnicate'])
+    expect(r.code).toBe(2)
+    expect(r.err).toContain("unknown command 'frobnicate'")
+  })
+})

@@ -1,0 +1,143 @@
+/**
+ * `codenet <command>`: argument parsing and dispatch. Each command lives in its own module
+ * under testnet/commands/ and is loaded only when it runs, so `codenet --help` stays instant.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { ConfigError } from '../training/config.ts'
+
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+export interface CommandContext {
+  argv: string[]
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+}
+
+export interface Command {
+  name: string
+  summary: string
+  usage: string
+  /** Resolves to the exit code. */
+  run: (ctx: CommandContext) => Promise<number>
+}
+
+export const TRAINING_OPTIONS_HELP = `Training options:
+  --peers P                 number of peers (6)
+  --strategy S              codenet | replication | uncoded (codenet)
+  --code polydot:m=M,n=N    code shape (chosen from P by default)
+  --replicas R              copies per block for --strategy replication (3)
+  --model W0-W1-…           layer widths, input first (784-128-64-10)
+  --activation A            relu | sigmoid | tanh (relu)
+  --batch B                 mini-batch size (16)
+  --epochs E | --steps S    length of training (3 epochs)
+  --lr η                    learning rate (0.05)
+  --momentum μ              SGD momentum, 0 for plain SGD (0.9)
+  --seed N                  seed for data order, initial weights and faults (1)
+  --dataset D               mnist | synthetic (mnist)
+  --error-rate ε            probability that one peer's one operation suffers a soft error (0)
+  --error-kind K            gaussian | bitflip (gaussian)
+  --error-magnitude σ       standard deviation of gaussian errors (1)
+  --error-model M           probabilistic | adversarial (probabilistic)
+  --checkpoint-every K      steps between verified checkpoints (50)`
+
+/** parseArgs with strict checking; unknown flags and missing values become UsageErrors. */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>> (argv: string[], options: T, allowPositionals = false): ReturnType<typeof parseArgs<{ options: T, strict: true, allowPositionals: boolean }>> {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals })
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''))
+  }
+}
+
+const notBuilt = (name: string) => async (ctx: CommandContext): Promise<number> => {
+  ctx.stderr.write(`codenet ${name}: not built yet in this version of codenet.\n`)
+  return 2
+}
+
+export const COMMANDS: Command[] = [
+  {
+    name: 'simulate',
+    summary: 'P peers in one process over the in-memory exchange; deterministic for a seed',
+    usage: `codenet simulate [training options] [--json FILE] [--export-weights FILE]\n\n${TRAINING_OPTIONS_HELP}`,
+    run: notBuilt('simulate')
+  },
+  {
+    name: 'testnet',
+    summary: 'P peer processes on loopback over libp2p, with live progress and a summary',
+    usage: `codenet testnet [training options] [--keep] [--json FILE] [--export-weights FILE]\ncodenet testnet down\n\n${TRAINING_OPTIONS_HELP}`,
+    run: notBuilt('testnet')
+  },
+  {
+    name: 'job',
+    summary: 'codenet job init [training options] > job.json: write a job spec',
+    usage: `codenet job init [training options] > job.json\n\n${TRAINING_OPTIONS_HELP}`,
+    run: notBuilt('job')
+  },
+  {
+    name: 'peer',
+    summary: 'run one peer of a job; finds the others by mDNS or --bootstrap',
+    usage: 'codenet peer --job FILE [--data-dir D] [--listen MA] [--bootstrap MA …] [--swarm-key F] [--json F] [--export-weights F]',
+    run: notBuilt('peer')
+  },
+  {
+    name: 'status',
+    summary: 'peers, step, loss, accuracy and faults of the running testnet',
+    usage: 'codenet status [--json] [--watch]',
+    run: notBuilt('status')
+  },
+  {
+    name: 'fault',
+    summary: 'inject a fault into the running testnet (or `fault clear`)',
+    usage: 'codenet fault <soft-error|straggler|crash|pause|partition|byzantine|garbage-frames|clear> [--peer I|all] […]',
+    run: notBuilt('fault')
+  },
+  {
+    name: 'bench',
+    summary: 'benchmarks, each a ratio against its baseline measured in the same run',
+    usage: 'codenet bench gemm|codes|exchange|training [--json FILE]',
+    run: notBuilt('bench')
+  }
+]
+
+export function topLevelHelp (): string {
+  const width = Math.max(...COMMANDS.map(c => c.name.length))
+  return [
+    'codenet: coded peer-to-peer training of neural networks on unreliable machines',
+    '',
+    'Usage: codenet <command> [options]      codenet <command> --help',
+    '',
+    'Commands:',
+    ...COMMANDS.map(c => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ''
+  ].join('\n')
+}
+
+export async function main (argv: string[], io: { stdout?: NodeJS.WritableStream, stderr?: NodeJS.WritableStream } = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout
+  const stderr = io.stderr ?? process.stderr
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    stdout.write(topLevelHelp())
+    return name === undefined ? 1 : 0
+  }
+  const cmd = COMMANDS.find(c => c.name === name)
+  if (cmd === undefined) {
+    stderr.write(`codenet: unknown command '${name}'\n\n${topLevelHelp()}`)
+    return 2
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    stdout.write(`Usage: ${cmd.usage}\n`)
+    return 0
+  }
+  try {
+    return await cmd.run({ argv: rest, stdout, stderr })
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      stderr.write(`codenet ${name}: ${err.message}\nRun 'codenet ${name} --help' for usage.\n`)
+      return 2
+    }
+    throw err
+  }
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['**/*.test.ts'],
+    exclude: ['node_modules/**'],
+    // Two cores: integration tests start processes; keep the pool small so they do not starve.
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 60_000
+  }
+})
