@@ -112,14 +112,14 @@ export function robustDecode (
   results: ReadonlyArray<PeerVector>,
   opts: RobustDecodeOptions
 ): RobustDecode {
-  const nonFinite: number[] = []
+  const nonFinite: PeerVector[] = []
   const good: PeerVector[] = []
   for (const r of results) (allFiniteArr(r.data) ? good : nonFinite).push(r)
   const R = good.length
   const tol = opts.tolerance
   const sortNums = (a: number[]): number[] => a.sort((x, y) => x - y)
   if (R < q) {
-    return { ok: false, reason: `need ${q} results, have ${R} finite of ${results.length}`, suspects: sortNums([...nonFinite]) }
+    return { ok: false, reason: `need ${q} results, have ${R} finite of ${results.length}`, suspects: sortNums(nonFinite.map(r => r.peer)) }
   }
   const L = good[0].data.length
   const Y = zeros(R, L)
