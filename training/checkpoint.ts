@@ -1,0 +1,127 @@
+/**
+ * What a peer's checkpoint holds, and its byte format. A checkpoint is everything that
+ * determines the rest of training for one peer: its coded shards and coded momentum for
+ * every layer, its replicated biases and their momentum, and the step it resumes at.
+ * The data cursor is the step itself (batches.ts derives step → batch from the seed);
+ * every other random stream (initial weights, audit vectors, fault draws) is keyed by
+ * (seed, step, attempt), so there is no running RNG state to save.
+ *
+ * Bytes: "CNCK" | u32 version | u32 header length | header JSON | float64 payload
+ *        | sha256 of everything before it (32 bytes).
+ * A checkpoint whose checksum, sizes or header do not verify is refused with a
+ * CheckpointError, never half-loaded.
+ */
+import { createHash } from 'node:crypto'
+import type { Matrix } from '../codes/matrix.ts'
+
+export const CHECKPOINT_VERSION = 1
+const MAGIC = 0x434e434b // "CNCK"
+/** Refuse absurd files before allocating: 1 GiB of parameters. */
+export const MAX_CHECKPOINT_BYTES = 1 << 30
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError'
+}
+
+export interface LayerState {
+  shard: Matrix
+  velocity: Matrix
+  bias: Float64Array
+  biasVelocity: Float64Array
+}
+
+export interface Checkpoint {
+  peer: number
+  /** Steps completed: training resumes at this step. */
+  step: number
+  /** A digest of the job (config) this checkpoint belongs to, so a stale file is refused. */
+  job: string
+  layers: LayerState[]
+}
+
+export function cloneCheckpoint (c: Checkpoint): Checkpoint {
+  return {
+    peer: c.peer,
+    step: c.step,
+    job: c.job,
+    layers: c.layers.map(l => ({
+      shard: { rows: l.shard.rows, cols: l.shard.cols, data: l.shard.data.slice() },
+      velocity: { rows: l.velocity.rows, cols: l.velocity.cols, data: l.velocity.data.slice() },
+      bias: l.bias.slice(),
+      biasVelocity: l.biasVelocity.slice()
+    }))
+  }
+}
+
+interface Header {
+  version: number
+  peer: number
+  step: number
+  job: string
+  layers: Array<{ rows: number, cols: number, bias: number }>
+}
+
+export function serializeCheckpoint (c: Checkpoint): Uint8Array {
+  const header: Header = {
+    version: CHECKPOINT_VERSION,
+    peer: c.peer,
+    step: c.step,
+    job: c.job,
+    layers: c.layers.map(l => ({ rows: l.shard.rows, cols: l.shard.cols, bias: l.bias.length }))
+  }
+  const hjson = new TextEncoder().encode(JSON.stringify(header))
+  const floats = c.layers.reduce((s, l) => s + 2 * l.shard.data.length + 2 * l.bias.length, 0)
+  const pad = (8 - ((12 + hjson.length) % 8)) % 8
+  const bodyStart = 12 + hjson.length + pad
+  const total = bodyStart + floats * 8 + 32
+  const out = new Uint8Array(total)
+  const dv = new DataView(out.buffer)
+  dv.setUint32(0, MAGIC); dv.setUint32(4, CHECKPOINT_VERSION); dv.setUint32(8, hjson.length + pad)
+  out.set(hjson, 12)
+  out.fill(0x20, 12 + hjson.length, bodyStart) // pad the JSON with spaces
+  let off = bodyStart
+  for (const l of c.layers) {
+    for (const arr of [l.shard.data, l.velocity.data, l.bias, l.biasVelocity]) {
+      for (let i = 0; i < arr.length; i++, off += 8) dv.setFloat64(off, arr[i], true)
+    }
+  }
+  out.set(createHash('sha256').update(out.subarray(0, off)).digest(), off)
+  return out
+}
+
+export function deserializeCheckpoint (bytes: Uint8Array): Checkpoint {
+  if (bytes.length > MAX_CHECKPOINT_BYTES) throw new CheckpointError(`checkpoint of ${bytes.length} bytes exceeds the ${MAX_CHECKPOINT_BYTES}-byte cap`)
+  if (bytes.length < 12 + 32) throw new CheckpointError('checkpoint is truncated')
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (dv.getUint32(0) !== MAGIC) throw new CheckpointError('not a codenet checkpoint (bad magic)')
+  const body = bytes.length - 32
+  const digest = createHash('sha256').update(bytes.subarray(0, body)).digest()
+  if (!digest.equals(bytes.subarray(body))) throw new CheckpointError('checkpoint checksum does not match: file is corrupt')
+  const version = dv.getUint32(4)
+  if (version !== CHECKPOINT_VERSION) throw new CheckpointError(`checkpoint version ${version} is not supported (expected ${CHECKPOINT_VERSION})`)
+  const hlen = dv.getUint32(8)
+  if (12 + hlen > body) throw new CheckpointError('checkpoint header overruns the file')
+  let header: Header
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + hlen))) as Header
+  } catch {
+    throw new CheckpointError('checkpoint header is not valid JSON')
+  }
+  if (!Array.isArray(header.layers) || !Number.isInteger(header.step) || !Number.isInteger(header.peer) || typeof header.job !== 'string') {
+    throw new CheckpointError('checkpoint header is malformed')
+  }
+  const floats = header.layers.reduce((s, l) => s + 2 * l.rows * l.cols + 2 * l.bias, 0)
+  if (!Number.isFinite(floats) || 12 + hlen + floats * 8 !== body) throw new CheckpointError('checkpoint payload size does not match its header')
+  let off = 12 + hlen
+  const read = (n: number): Float64Array => {
+    const a = new Float64Array(n)
+    for (let i = 0; i < n; i++, off += 8) a[i] = dv.getFloat64(off, true)
+    return a
+  }
+  const layers = header.layers.map(l => {
+    const shard = { rows: l.rows, cols: l.cols, data: read(l.rows * l.cols) }
+    const velocity = { rows: l.rows, cols: l.cols, data: read(l.rows * l.cols) }
+    return { shard, velocity, bias: read(l.bias), biasVelocity: read(l.bias) }
+  })
+  return { peer: header.peer, step: header.step, job: header.job, layers }
+}

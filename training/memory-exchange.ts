@@ -1,0 +1,219 @@
+/**
+ * The in-memory Exchange: P peers in one process, deterministic for a seed.
+ *
+ * Time is virtual. Every message gets an arrival time (ms after the round starts) drawn
+ * from (seed, round, sender, receiver): base latency + jitter, plus a straggler's extra
+ * delay, plus seeded faults — drop (never arrives), delay (a late message), reorder (a
+ * random extra delay that swaps arrival order), corrupt (the receiver gets a copy with
+ * gaussian noise), and cut links. A `collect` does not race wall-clock timers: it
+ * resolves once every peer of the process is blocked (the microtask queue has drained,
+ * checked with setImmediate), and then applies its policy to the virtual arrival times —
+ * threshold, want, grace (given, or adaptive from the median + 4·MAD of arrivals this
+ * peer has seen), timeout. So the same seed gives the same rounds, results and "waits"
+ * whatever the machine's load. This assumes all peers of the network run in lockstep in
+ * this process (as `simulate` does); it is not a general-purpose transport.
+ */
+import type { Matrix } from '../codes/matrix.ts'
+import type { Collected, CollectPolicy, Exchange, RoundKey } from './exchange.ts'
+import { roundKeyString } from './exchange.ts'
+import { createRng } from './rng.ts'
+
+export interface LinkFaults {
+  /** Probability that a message is lost. */
+  dropRate?: number
+  /** Probability that a message arrives with gaussian noise (std `corruptMagnitude`) on every entry. */
+  corruptRate?: number
+  corruptMagnitude?: number
+  /** Probability that a message is delayed by `delayMs`. */
+  delayRate?: number
+  delayMs?: number
+  /** Probability that a message gets a random extra delay in [0, 3·latency), reordering it. */
+  reorderRate?: number
+}
+
+export interface MemoryNetworkOptions extends LinkFaults {
+  peers: number
+  seed: number
+  /** Base one-way latency, ms (default 1). */
+  latencyMs?: number
+  /** Uniform jitter added to the latency, ms (default 0.5). */
+  jitterMs?: number
+  /** Peer index → extra delay on everything it sends, ms. */
+  stragglers?: ReadonlyMap<number, number> | Record<number, number>
+  /** Bytes charged per message besides its payload (default 32: a frame header). */
+  headerBytes?: number
+}
+
+export interface NetworkStats {
+  messages: number
+  bytesSent: number
+  dropped: number
+  corrupted: number
+  delayed: number
+  /** Per peer: total virtual ms spent in collect. */
+  waitMs: number[]
+  rounds: number
+}
+
+export interface MemoryNetwork {
+  readonly peers: number
+  exchange (peer: number): Exchange
+  readonly stats: NetworkStats
+  setStraggler (peer: number, delayMs: number): void
+  /** Drop every message from → to until healed. */
+  cut (from: number, to: number): void
+  heal (): void
+  setLinkFaults (faults: LinkFaults): void
+}
+
+interface Delivery {
+  from: number
+  payload: Matrix
+  arrival: number
+}
+
+interface Pending {
+  peer: number
+  key: string
+  policy: CollectPolicy
+  resolve: (c: Collected) => void
+  reject: (e: Error) => void
+}
+
+const HISTORY = 256
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const h = s.length >> 1
+  return s.length % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2
+}
+
+/** median + 4·MAD of the recent arrival times: how long a healthy result usually takes. */
+export function adaptiveWaitMs (arrivals: number[]): number {
+  if (arrivals.length < 8) return Infinity
+  const med = median(arrivals)
+  const mad = median(arrivals.map(a => Math.abs(a - med)))
+  return med + 4 * Math.max(mad, 0.05 * med) + 0.1
+}
+
+export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork {
+  const P = opts.peers
+  const latency = opts.latencyMs ?? 1
+  const jitter = opts.jitterMs ?? 0.5
+  const header = opts.headerBytes ?? 32
+  let faults: LinkFaults = { ...opts }
+  const stragglers = new Map<number, number>(
+    opts.stragglers instanceof Map ? opts.stragglers : Object.entries(opts.stragglers ?? {}).map(([k, v]) => [Number(k), v as number])
+  )
+  const cuts = new Set<string>()
+  // inbox[to]: round key → sender → delivery
+  const inbox: Array<Map<string, Map<number, Delivery>>> = Array.from({ length: P }, () => new Map())
+  const keySteps = new Map<string, number>()
+  const history: number[][] = Array.from({ length: P }, () => [])
+  const stats: NetworkStats = { messages: 0, bytesSent: 0, dropped: 0, corrupted: 0, delayed: 0, waitMs: new Array(P).fill(0), rounds: 0 }
+  let pending: Pending[] = []
+  let scheduled = false
+
+  const deliver = (from: number, to: number, key: RoundKey, ks: string, payload: Matrix): void => {
+    stats.messages++
+    stats.bytesSent += payload.data.length * 8 + header
+    if (cuts.has(`${from}>${to}`)) { stats.dropped++; return }
+    const rng = createRng(opts.seed, 'link', ks, from, to)
+    let arrival = latency + jitter * rng.float() + (stragglers.get(from) ?? 0)
+    if (rng.float() < (faults.dropRate ?? 0)) { stats.dropped++; return }
+    if (rng.float() < (faults.delayRate ?? 0)) { arrival += faults.delayMs ?? 10 * latency; stats.delayed++ }
+    if (rng.float() < (faults.reorderRate ?? 0)) arrival += 3 * latency * rng.float()
+    let data = payload
+    if (rng.float() < (faults.corruptRate ?? 0)) {
+      const d = payload.data.slice()
+      const mag = faults.corruptMagnitude ?? 1
+      for (let i = 0; i < d.length; i++) d[i] += mag * rng.normal()
+      data = { rows: payload.rows, cols: payload.cols, data: d }
+      stats.corrupted++
+    }
+    let box = inbox[to].get(ks)
+    if (box === undefined) { box = new Map(); inbox[to].set(ks, box); keySteps.set(ks, key.step) }
+    box.set(from, { from, payload: data, arrival })
+  }
+
+  const settle = (p: Pending): Collected => {
+    const { policy } = p
+    const all = [...(inbox[p.peer].get(p.key)?.values() ?? [])].sort((a, b) => a.arrival - b.arrival || a.from - b.from)
+    const avail = all.filter(d => d.arrival <= policy.timeoutMs)
+    const want = Math.min(policy.want ?? P, P)
+    let taken: Delivery[]
+    let elapsed: number
+    let timedOut = false
+    if (avail.length < policy.threshold) {
+      taken = avail; timedOut = true; elapsed = policy.timeoutMs
+    } else {
+      const tQ = avail[policy.threshold - 1].arrival
+      const limit = policy.graceMs !== undefined ? tQ + policy.graceMs : Math.max(tQ, adaptiveWaitMs(history[p.peer]))
+      const deadline = Math.min(policy.timeoutMs, limit)
+      taken = avail.filter(d => d.arrival <= deadline).slice(0, Math.max(want, policy.threshold))
+      const everyone = taken.length === all.length && all.length === P
+      elapsed = taken.length >= want || everyone ? taken[taken.length - 1].arrival : deadline
+    }
+    const h = history[p.peer]
+    for (const d of taken) if (d.from !== p.peer) h.push(d.arrival)
+    if (h.length > HISTORY) h.splice(0, h.length - HISTORY)
+    stats.waitMs[p.peer] += elapsed
+    return {
+      results: new Map(taken.map(d => [d.from, d.payload])),
+      arrivalMs: new Map(taken.map(d => [d.from, d.arrival])),
+      timedOut
+    }
+  }
+
+  const flush = (): void => {
+    scheduled = false
+    const now = pending.sort((a, b) => a.peer - b.peer)
+    pending = []
+    stats.rounds++
+    for (const p of now) {
+      if (p.policy.signal?.aborted === true) { p.reject(p.policy.signal.reason instanceof Error ? p.policy.signal.reason : new Error('collect aborted')); continue }
+      p.resolve(settle(p))
+    }
+  }
+
+  const exchangeFor = (self: number): Exchange => {
+    if (!Number.isInteger(self) || self < 0 || self >= P) throw new RangeError(`peer ${self} out of ${P}`)
+    return {
+      self,
+      peers: P,
+      async publish (key, payload, to) {
+        const ks = roundKeyString(key)
+        // A peer always has its own result, at time 0.
+        let own = inbox[self].get(ks)
+        if (own === undefined) { own = new Map(); inbox[self].set(ks, own); keySteps.set(ks, key.step) }
+        own.set(self, { from: self, payload, arrival: 0 })
+        const targets = to ?? Array.from({ length: P }, (_, i) => i)
+        for (const t of targets) if (t !== self) deliver(self, t, key, ks, payload)
+      },
+      async collect (key, policy) {
+        if (policy.threshold > P) throw new RangeError(`collect threshold ${policy.threshold} exceeds ${P} peers`)
+        return await new Promise<Collected>((resolve, reject) => {
+          pending.push({ peer: self, key: roundKeyString(key), policy, resolve, reject })
+          if (!scheduled) { scheduled = true; setImmediate(flush) }
+        })
+      },
+      prune (step) {
+        for (const [ks, s] of keySteps) {
+          if (s < step) { inbox[self].delete(ks) }
+        }
+        if (self === P - 1) for (const [ks, s] of keySteps) if (s < step && inbox.every(b => !b.has(ks))) keySteps.delete(ks)
+      }
+    }
+  }
+
+  const exchanges = Array.from({ length: P }, (_, i) => exchangeFor(i))
+  return {
+    peers: P,
+    exchange: (p: number) => exchanges[p],
+    stats,
+    setStraggler: (p, ms) => { if (ms > 0) stragglers.set(p, ms); else stragglers.delete(p) },
+    cut: (from, to) => { cuts.add(`${from}>${to}`) },
+    heal: () => { cuts.clear() },
+    setLinkFaults: (f) => { faults = { ...f } }
+  }
+}
