@@ -1,0 +1,122 @@
+/**
+ * The libp2p host of one codenet peer: TCP, noise, yamux, identify, gossipsub, and discovery by
+ * mDNS and/or a bootstrap list, optionally inside a private network (pnet swarm key).
+ *
+ * `createHost` only builds and starts the node; the job logic (barrier, exchange, engine) sits
+ * on top in `node/engine.ts`.
+ */
+import { networkInterfaces } from 'node:os'
+import { readFile } from 'node:fs/promises'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { mdns } from '@libp2p/mdns'
+import { bootstrap } from '@libp2p/bootstrap'
+import { preSharedKey } from '@libp2p/pnet'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { PrivateKey, PeerDiscovery } from '@libp2p/interface'
+
+export class PeerConfigError extends Error {
+  override name = 'PeerConfigError'
+}
+
+export interface HostConfig {
+  privateKey: PrivateKey
+  /** Listen multiaddrs; default all interfaces, OS-assigned port. */
+  listen?: string[]
+  bootstrap?: string[]
+  /** mDNS discovery on the LAN. Tests turn it off so parallel runs never meet. */
+  mdns?: boolean
+  /** Contents of a swarm.key file: a private network only peers holding the key can join. */
+  swarmKey?: Uint8Array
+}
+
+export type CodenetHost = Libp2p<{ identify: Identify, pubsub: GossipSub }>
+
+export function parseMultiaddrs (flag: string, values: readonly string[]): Multiaddr[] {
+  return values.map(v => {
+    try { return multiaddr(v) } catch (err) { throw new PeerConfigError(`${flag} '${v}' is not a multiaddr: ${(err as Error).message}`) }
+  })
+}
+
+export async function readSwarmKey (path: string): Promise<Uint8Array> {
+  let bytes: Buffer
+  try { bytes = await readFile(path) } catch (err) { throw new PeerConfigError(`cannot read swarm key ${path}: ${(err as Error).message}`) }
+  const text = bytes.toString('utf8')
+  if (bytes.length > 1024 || !/^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-fA-F]{64}\s*$/.test(text)) {
+    throw new PeerConfigError(`${path} is not a swarm key (expected /key/swarm/psk/1.0.0/, /base16/, 64 hex digits)`)
+  }
+  return new Uint8Array(bytes)
+}
+
+export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
+  const listen = cfg.listen !== undefined && cfg.listen.length > 0 ? cfg.listen : ['/ip4/0.0.0.0/tcp/0']
+  parseMultiaddrs('--listen', listen)
+  const boot = cfg.bootstrap ?? []
+  parseMultiaddrs('--bootstrap', boot)
+  const discovery: Array<(c: any) => PeerDiscovery> = []
+  if (cfg.mdns !== false) discovery.push(mdns({ interval: 2000 }))
+  if (boot.length > 0) discovery.push(bootstrap({ list: boot, timeout: 100 }))
+  const node = await createLibp2p({
+    privateKey: cfg.privateKey,
+    addresses: { listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: discovery,
+    ...(cfg.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: cfg.swarmKey }) } : {}),
+    connectionManager: { maxConnections: 300 },
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        // Small jobs: a mesh of all members, flood publishing and no score-based pruning so a
+        // freshly started peer hears the barrier at once.
+        allowPublishToZeroTopicPeers: true,
+        floodPublish: true,
+        emitSelf: false,
+        D: 6,
+        Dlo: 2,
+        Dhi: 12,
+        heartbeatInterval: 500
+      })
+    }
+  })
+  return node
+}
+
+/** Dial bootstrap addresses directly too (bootstrap discovery only announces them). */
+export async function dialAll (node: CodenetHost, addrs: readonly string[], signal?: AbortSignal): Promise<number> {
+  let ok = 0
+  await Promise.all(parseMultiaddrs('--bootstrap', addrs).map(async ma => {
+    try {
+      await node.dial(ma, { signal: signal ?? AbortSignal.timeout(5000) })
+      ok++
+    } catch {}
+  }))
+  return ok
+}
+
+/**
+ * The addresses others can dial: the node's own listen addresses, with a 0.0.0.0 listener
+ * expanded to every IPv4 interface (LAN addresses first, loopback last), each with /p2p/<id>.
+ */
+export function dialableAddresses (node: CodenetHost): string[] {
+  const id = node.peerId.toString()
+  const out: string[] = []
+  const lan: string[] = []
+  const loop: string[] = []
+  for (const [, list] of Object.entries(networkInterfaces())) {
+    for (const i of list ?? []) if (i.family === 'IPv4') (i.internal ? loop : lan).push(i.address)
+  }
+  for (const ma of node.getMultiaddrs()) {
+    const s = ma.toString().replace(/\/p2p\/[^/]+$/, '')
+    const m = /^\/ip4\/0\.0\.0\.0\/tcp\/(\d+)$/.exec(s)
+    if (m !== null) for (const ip of [...lan, ...loop]) out.push(`/ip4/${ip}/tcp/${m[1]}/p2p/${id}`)
+    else out.push(`${s}/p2p/${id}`)
+  }
+  const rank = (a: string): number => a.includes('/127.') ? 1 : 0
+  return [...new Set(out)].sort((a, b) => rank(a) - rank(b))
+}

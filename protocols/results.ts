@@ -1,0 +1,505 @@
+/**
+ * The libp2p `Exchange`: every round's results travel as length-prefixed frames on one
+ * long-lived outbound stream per remote peer.
+ *
+ * Sending: `publish` encodes the payload into chunks and appends them to each remote's
+ * bounded queue; a writer per remote dials lazily, writes with `send()` and waits on
+ * `onDrain()` when the stream pushes back. A remote that cannot be reached is backed off and
+ * its results are dropped (to the others it is an erasure, which the code absorbs).
+ *
+ * Receiving: each inbound stream feeds a `FrameReader`; a frame is accepted only when its job
+ * id matches, its sender index matches the authenticated remote peer id, and it fits the
+ * caps; it is then reassembled into the round's inbox. Memory is bounded per sender and in
+ * total. A bad frame is dropped and its sender's score lowered; a stream whose length prefix
+ * is out of bounds is reset. Nothing a remote sends can throw out of the handler.
+ *
+ * Collecting: a round is complete when `want` results are in, or when `threshold` are in and
+ * the grace period has passed, or at `timeoutMs`. The grace period, unless given, adapts to
+ * observed arrivals: median + k·MAD of how long after the threshold-th result the others came.
+ */
+import { logger, type Logger } from '@libp2p/logger'
+import type { Connection, PeerId, Stream, Startable } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import type { Collected, CollectPolicy, Exchange, RoundKey } from '../training/exchange.ts'
+import { roundKeyString } from '../training/exchange.ts'
+import type { Matrix } from '../codes/matrix.ts'
+import {
+  CHUNK_ELEMENTS, DEFAULT_FRAME_LIMITS, FrameReader, encodeFrames, lengthPrefixed, type Frame, type FrameLimits
+} from './frame.ts'
+
+/** The slice of a libp2p node the exchange needs. */
+export interface ResultExchangeComponents {
+  handle: (protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, opts?: { maxInboundStreams?: number, maxOutboundStreams?: number }) => Promise<void>
+  unhandle: (protocol: string) => Promise<void>
+  dialProtocol: (peer: PeerId, protocol: string, opts?: { signal?: AbortSignal }) => Promise<Stream>
+}
+
+export interface ResultExchangeInit {
+  protocol: string
+  /** First 8 bytes of the job hash. */
+  jobId: Uint8Array
+  self: number
+  /** Member peer ids; index = shard index. */
+  members: readonly PeerId[]
+  limits?: FrameLimits
+  /** Bytes queued for one remote before further results to it are dropped. Default 64 MiB. */
+  maxQueuedBytes?: number
+  /** Bytes of received payloads held per sender. Default 64 MiB. */
+  maxInboxBytesPerSender?: number
+  dialTimeoutMs?: number
+  /** k in median + k·MAD. Default 4. */
+  graceK?: number
+  /** Grace used before any arrivals were observed. Default 250 ms. */
+  initialGraceMs?: number
+  minGraceMs?: number
+  maxGraceMs?: number
+  log?: Logger
+}
+
+export interface PeerLinkStats {
+  index: number
+  peerId: string
+  /** Starts at 0; every dropped frame from this peer lowers it by 1, every accepted result raises it by 0.1 up to 0. */
+  score: number
+  framesDropped: number
+  resultsReceived: number
+  lastSeenMs: number | null
+  /** Outbound link state. */
+  connected: boolean
+  sendFailures: number
+  resultsDroppedOutbound: number
+}
+
+export interface ExchangeStats {
+  bytesSent: number
+  bytesReceived: number
+  framesSent: number
+  framesReceived: number
+  framesDropped: number
+  dropReasons: Record<string, number>
+  graceMs: Record<string, number>
+  peers: PeerLinkStats[]
+}
+
+export class ExchangeClosedError extends Error {
+  override name = 'ExchangeClosedError'
+}
+
+interface Partial {
+  rows: number
+  cols: number
+  data: Float64Array
+  have: Uint8Array
+  missing: number
+}
+
+interface Round {
+  step: number
+  phase: string
+  results: Map<number, Matrix>
+  arrivedAt: Map<number, number>
+  partial: Map<number, Partial>
+  /** Time the threshold-th result arrived during a collect, for lateness samples. */
+  thresholdAt: number | null
+  notify: (() => void) | null
+}
+
+const now = (): number => performance.now()
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const h = s.length >> 1
+  return s.length % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2
+}
+
+/** median + k·MAD of recent samples, clamped. Exported for tests. */
+export function adaptiveGrace (samples: readonly number[], k: number, min: number, max: number, initial: number): number {
+  if (samples.length < 3) return Math.min(max, Math.max(min, initial))
+  const med = median([...samples])
+  const mad = median(samples.map(x => Math.abs(x - med)))
+  return Math.min(max, Math.max(min, med + k * mad))
+}
+
+class RemoteWriter {
+  readonly index: number
+  readonly peer: PeerId
+  private stream: Stream | null = null
+  private queue: Uint8Array[] = []
+  queuedBytes = 0
+  private running = false
+  private retryAt = 0
+  private backoffMs = 250
+  failures = 0
+  dropped = 0
+  private readonly ex: ResultExchange
+
+  constructor (ex: ResultExchange, index: number, peer: PeerId) {
+    this.ex = ex
+    this.index = index
+    this.peer = peer
+  }
+
+  get connected (): boolean { return this.stream !== null && this.stream.status === 'open' }
+
+  enqueue (frames: Uint8Array[]): void {
+    const bytes = frames.reduce((a, f) => a + f.length, 0)
+    if (now() < this.retryAt || this.queuedBytes + bytes > this.ex.maxQueuedBytes) {
+      this.dropped++
+      return
+    }
+    this.queue.push(...frames)
+    this.queuedBytes += bytes
+    if (!this.running) void this.run()
+  }
+
+  private async run (): Promise<void> {
+    this.running = true
+    try {
+      while (this.queue.length > 0 && !this.ex.stopped) {
+        if (this.stream === null || this.stream.status !== 'open' || this.stream.writeStatus !== 'writable') {
+          this.stream = null
+          this.stream = await this.dial()
+          this.stream.addEventListener('close', () => { if (this.stream?.status !== 'open') this.stream = null })
+        }
+        const s = this.stream
+        const f = this.queue.shift() as Uint8Array
+        this.queuedBytes -= f.length
+        if (!s.send(f)) await s.onDrain({ signal: AbortSignal.any([this.ex.stopSignal, AbortSignal.timeout(this.ex.dialTimeoutMs * 4)]) })
+        this.ex.bytesSent += f.length
+        this.ex.framesSent++
+        this.backoffMs = 250
+      }
+    } catch (err) {
+      // The remote is gone or stuck: drop what is queued (erasures to it) and back off.
+      this.failures++
+      this.ex.log('send to %d failed: %s', this.index, (err as Error).message)
+      this.stream?.abort(err as Error)
+      this.stream = null
+      this.dropped += this.queue.length > 0 ? 1 : 0
+      this.queue = []
+      this.queuedBytes = 0
+      this.retryAt = now() + this.backoffMs
+      this.backoffMs = Math.min(this.backoffMs * 2, 4000)
+    } finally {
+      this.running = false
+    }
+  }
+
+  /** Dial with a few quick retries: a connection that is still being set up is not a dead peer. */
+  private async dial (): Promise<Stream> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const signal = AbortSignal.any([this.ex.stopSignal, AbortSignal.timeout(this.ex.dialTimeoutMs)])
+        const s = await this.ex.components.dialProtocol(this.peer, this.ex.protocol, { signal })
+        return s
+      } catch (err) {
+        if (attempt >= 2 || this.ex.stopped) throw err
+        await new Promise(resolve => setTimeout(resolve, 100 << attempt))
+      }
+    }
+  }
+
+  close (): void {
+    this.queue = []
+    this.queuedBytes = 0
+    try { this.stream?.abort(new ExchangeClosedError('exchange stopped')) } catch {}
+    this.stream = null
+  }
+}
+
+/** The part of the stream handler that sees remote bytes; fed by the handler or by tests. */
+export interface InboundSession {
+  push: (bytes: Uint8Array | Uint8ArrayList) => void
+  /** False once the session's framing broke; the caller resets the stream. */
+  readonly healthy: boolean
+}
+
+export class ResultExchange implements Exchange, Startable {
+  readonly self: number
+  readonly peers: number
+  readonly protocol: string
+  readonly components: ResultExchangeComponents
+  readonly maxQueuedBytes: number
+  readonly dialTimeoutMs: number
+  readonly log: Logger
+  stopped = true
+  bytesSent = 0
+  framesSent = 0
+  private readonly jobId: Uint8Array
+  private readonly limits: FrameLimits
+  private readonly members: readonly PeerId[]
+  private readonly indexOf = new Map<string, number>()
+  private readonly writers: RemoteWriter[] = []
+  private readonly rounds = new Map<string, Round>()
+  private readonly heldBytes: number[]
+  private readonly maxHeld: number
+  private readonly score: number[]
+  private readonly dropsFrom: number[]
+  private readonly resultsFrom: number[]
+  private readonly lastSeen: Array<number | null>
+  private readonly lateness = new Map<string, number[]>()
+  private readonly graceK: number
+  private readonly initialGraceMs: number
+  private readonly minGraceMs: number
+  private readonly maxGraceMs: number
+  private readonly streams = new Set<Stream>()
+  private controller = new AbortController()
+  private minStep = 0
+  bytesReceived = 0
+  framesReceived = 0
+  framesDropped = 0
+  readonly dropReasons: Record<string, number> = {}
+
+  constructor (components: ResultExchangeComponents, init: ResultExchangeInit) {
+    this.components = components
+    this.protocol = init.protocol
+    this.jobId = init.jobId
+    this.self = init.self
+    this.members = init.members
+    this.peers = init.members.length
+    this.limits = init.limits ?? DEFAULT_FRAME_LIMITS
+    this.maxQueuedBytes = init.maxQueuedBytes ?? 64 * 1024 * 1024
+    this.maxHeld = init.maxInboxBytesPerSender ?? 64 * 1024 * 1024
+    this.dialTimeoutMs = init.dialTimeoutMs ?? 5000
+    this.graceK = init.graceK ?? 4
+    this.initialGraceMs = init.initialGraceMs ?? 250
+    this.minGraceMs = init.minGraceMs ?? 2
+    this.maxGraceMs = init.maxGraceMs ?? 5000
+    this.log = init.log ?? logger('codenet:results')
+    init.members.forEach((p, i) => {
+      this.indexOf.set(p.toString(), i)
+      if (i !== this.self) this.writers[i] = new RemoteWriter(this, i, p)
+    })
+    this.heldBytes = new Array(this.peers).fill(0)
+    this.score = new Array(this.peers).fill(0)
+    this.dropsFrom = new Array(this.peers).fill(0)
+    this.resultsFrom = new Array(this.peers).fill(0)
+    this.lastSeen = new Array(this.peers).fill(null)
+  }
+
+  get stopSignal (): AbortSignal { return this.controller.signal }
+
+  async start (): Promise<void> {
+    this.controller = new AbortController()
+    this.stopped = false
+    await this.components.handle(this.protocol, (stream, connection) => { this.handleStream(stream, connection) }, {
+      maxInboundStreams: 8, maxOutboundStreams: 8
+    })
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    this.controller.abort(new ExchangeClosedError('exchange stopped'))
+    await this.components.unhandle(this.protocol).catch(() => {})
+    for (const w of this.writers) w?.close()
+    for (const s of this.streams) { try { s.abort(new ExchangeClosedError('exchange stopped')) } catch {} }
+    this.streams.clear()
+    for (const r of this.rounds.values()) r.notify?.()
+  }
+
+  indexOfPeer (peer: string): number | undefined { return this.indexOf.get(peer) }
+
+  private handleStream (stream: Stream, connection: Connection): void {
+    const index = this.indexOf.get(connection.remotePeer.toString())
+    if (index === undefined || index === this.self) {
+      this.drop(null, 'not-a-member')
+      stream.abort(new Error('not a member of this job'))
+      return
+    }
+    this.streams.add(stream)
+    const session = this.inboundSession(index)
+    stream.addEventListener('message', (evt) => {
+      session.push(evt.data)
+      if (!session.healthy) stream.abort(new Error('malformed stream'))
+    })
+    stream.addEventListener('close', () => { this.streams.delete(stream) })
+  }
+
+  /** The handler's core for bytes from member `index`. Never throws. */
+  inboundSession (index: number): InboundSession {
+    const reader = new FrameReader({ limits: this.limits, expectJob: this.jobId })
+    return {
+      push: (bytes) => {
+        this.bytesReceived += bytes.byteLength
+        for (const item of reader.push(bytes)) {
+          if (!item.ok) { this.drop(index, item.error.code); continue }
+          this.framesReceived++
+          this.accept(index, item.frame)
+        }
+      },
+      get healthy () { return reader.poisoned === null }
+    }
+  }
+
+  private drop (index: number | null, reason: string): void {
+    this.framesDropped++
+    this.dropReasons[reason] = (this.dropReasons[reason] ?? 0) + 1
+    if (index !== null) {
+      this.dropsFrom[index]++
+      this.score[index] -= 1
+    }
+  }
+
+  private round (key: RoundKey): Round {
+    const k = roundKeyString(key)
+    let r = this.rounds.get(k)
+    if (r === undefined) {
+      r = { step: key.step, phase: key.phase, results: new Map(), arrivedAt: new Map(), partial: new Map(), thresholdAt: null, notify: null }
+      this.rounds.set(k, r)
+    }
+    return r
+  }
+
+  private accept (index: number, f: Frame): void {
+    if (f.sender !== index) { this.drop(index, 'spoofed-sender'); return }
+    if (f.step < this.minStep) { this.drop(index, 'stale-step'); return }
+    const key = { step: f.step, layer: f.layer, phase: f.phase, attempt: f.attempt }
+    const existing = this.rounds.get(roundKeyString(key))
+    if (existing?.results.has(index) === true) { this.drop(index, 'duplicate'); return }
+    let p = existing?.partial.get(index)
+    if (p === undefined) {
+      const bytes = f.rows * f.cols * 8
+      if (this.heldBytes[index] + bytes > this.maxHeld) { this.drop(index, 'inbox-full'); return }
+      this.heldBytes[index] += bytes
+      p = { rows: f.rows, cols: f.cols, data: new Float64Array(f.rows * f.cols), have: new Uint8Array(f.chunkCount), missing: f.chunkCount }
+      this.round(key).partial.set(index, p)
+    } else if (p.rows !== f.rows || p.cols !== f.cols) {
+      this.drop(index, 'shape-changed'); return
+    }
+    if (p.have[f.chunkIndex] === 1) { this.drop(index, 'duplicate'); return }
+    p.have[f.chunkIndex] = 1
+    p.missing--
+    p.data.set(f.payload, f.chunkIndex * CHUNK_ELEMENTS)
+    if (p.missing > 0) return
+    const r = this.round(key)
+    r.partial.delete(index)
+    this.complete(r, index, { rows: p.rows, cols: p.cols, data: p.data })
+    this.resultsFrom[index]++
+    this.lastSeen[index] = Date.now()
+    this.score[index] = Math.min(0, this.score[index] + 0.1)
+  }
+
+  private complete (r: Round, index: number, m: Matrix): void {
+    const t = now()
+    r.results.set(index, m)
+    r.arrivedAt.set(index, t)
+    if (r.thresholdAt !== null && t > r.thresholdAt) this.sample(r.phase, t - r.thresholdAt)
+    r.notify?.()
+  }
+
+  private sample (phase: string, ms: number): void {
+    let s = this.lateness.get(phase)
+    if (s === undefined) { s = []; this.lateness.set(phase, s) }
+    s.push(ms)
+    if (s.length > 64) s.shift()
+  }
+
+  graceFor (phase: string): number {
+    return adaptiveGrace(this.lateness.get(phase) ?? [], this.graceK, this.minGraceMs, this.maxGraceMs, this.initialGraceMs)
+  }
+
+  async publish (key: RoundKey, payload: Matrix, to?: readonly number[]): Promise<void> {
+    if (this.stopped) throw new ExchangeClosedError('exchange stopped')
+    if (key.step < this.minStep) return
+    const targets = to ?? this.members.map((_, i) => i)
+    if (targets.includes(this.self)) {
+      const r = this.round(key)
+      if (!r.results.has(this.self)) {
+        this.complete(r, this.self, { rows: payload.rows, cols: payload.cols, data: payload.data.slice() })
+      }
+    }
+    const remote = targets.filter(i => i !== this.self && this.writers[i] !== undefined)
+    if (remote.length === 0) return
+    const frames = encodeFrames({ jobId: this.jobId, step: key.step, layer: key.layer, phase: key.phase, attempt: key.attempt, sender: this.self, rows: payload.rows, cols: payload.cols }, payload.data)
+      .map(lengthPrefixed)
+    for (const i of remote) this.writers[i].enqueue(frames)
+  }
+
+  async collect (key: RoundKey, policy: CollectPolicy): Promise<Collected> {
+    const start = now()
+    const r = this.round(key)
+    const want = Math.min(policy.want ?? this.peers, this.peers)
+    let timedOut = false
+    await new Promise<void>((resolve, reject) => {
+      let graceTimer: ReturnType<typeof setTimeout> | null = null
+      const finish = (): void => {
+        clearTimeout(timeout)
+        if (graceTimer !== null) clearTimeout(graceTimer)
+        policy.signal?.removeEventListener('abort', onAbort)
+        r.notify = null
+        resolve()
+      }
+      const onAbort = (): void => {
+        clearTimeout(timeout)
+        if (graceTimer !== null) clearTimeout(graceTimer)
+        r.notify = null
+        reject(policy.signal?.reason ?? new Error('aborted'))
+      }
+      const check = (): void => {
+        if (this.stopped) { timedOut = r.results.size < policy.threshold; finish(); return }
+        const n = r.results.size
+        if (n >= want) { finish(); return }
+        if (n >= policy.threshold && graceTimer === null) {
+          // Lateness is measured from the moment the round could first be decoded.
+          if (r.thresholdAt === null) r.thresholdAt = Math.max(start, [...r.arrivedAt.values()].sort((a, b) => a - b)[policy.threshold - 1])
+          const grace = policy.graceMs ?? this.graceFor(key.phase)
+          const left = r.thresholdAt + grace - now()
+          if (left <= 0) { finish(); return }
+          graceTimer = setTimeout(finish, left)
+        }
+      }
+      const timeout = setTimeout(() => { timedOut = r.results.size < policy.threshold; finish() }, Math.max(0, policy.timeoutMs))
+      if (policy.signal?.aborted === true) { onAbort(); return }
+      policy.signal?.addEventListener('abort', onAbort, { once: true })
+      r.notify = check
+      check()
+    })
+    const arrivalMs = new Map<number, number>()
+    for (const [i, t] of r.arrivedAt) arrivalMs.set(i, Math.max(0, t - start))
+    return { results: new Map(r.results), arrivalMs, timedOut }
+  }
+
+  prune (step: number): void {
+    if (step <= this.minStep) return
+    this.minStep = step
+    for (const [k, r] of this.rounds) {
+      if (r.step >= step) continue
+      for (const [i, m] of r.results) if (i !== this.self) this.heldBytes[i] -= m.rows * m.cols * 8
+      for (const [i, p] of r.partial) this.heldBytes[i] -= p.rows * p.cols * 8
+      r.notify?.()
+      this.rounds.delete(k)
+    }
+  }
+
+  /** The lowest step still accepted. */
+  get prunedBefore (): number { return this.minStep }
+
+  stats (): ExchangeStats {
+    const grace: Record<string, number> = {}
+    for (const phase of this.lateness.keys()) grace[phase] = this.graceFor(phase)
+    return {
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+      framesSent: this.framesSent,
+      framesReceived: this.framesReceived,
+      framesDropped: this.framesDropped,
+      dropReasons: { ...this.dropReasons },
+      graceMs: grace,
+      peers: this.members.map((p, i) => ({
+        index: i,
+        peerId: p.toString(),
+        score: this.score[i],
+        framesDropped: this.dropsFrom[i],
+        resultsReceived: this.resultsFrom[i],
+        lastSeenMs: this.lastSeen[i] === null ? null : Date.now() - (this.lastSeen[i] as number),
+        connected: i === this.self || (this.writers[i]?.connected ?? false),
+        sendFailures: this.writers[i]?.failures ?? 0,
+        resultsDroppedOutbound: this.writers[i]?.dropped ?? 0
+      }))
+    }
+  }
+}
+
+export function createResultExchange (components: ResultExchangeComponents, init: ResultExchangeInit): ResultExchange {
+  return new ResultExchange(components, init)
+}
