@@ -1,0 +1,280 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { gemm } from './gemm/index.ts'
+import { type Matrix, block, clone, relativeError, transpose } from './matrix.ts'
+import { chebT } from './chebyshev.ts'
+import { createRng } from './random.ts'
+import { ERROR_KINDS, corrupt, polydot, polydotConfigs, randomMatrix, sample } from './testing.ts'
+import { ConditionBudgetError, CodeConfigError, chooseCode, createScheme, createShardProbe, sketchShard } from './index.ts'
+import type { PolyDotScheme } from './polydot.ts'
+import type { Phase } from './scheme.ts'
+
+const CONFIGS = polydotConfigs(16)
+const config = fc.constantFrom(...CONFIGS)
+const RUNS = 120
+
+interface Setup { s: PolyDotScheme, W: Matrix, X: Matrix, D: Matrix, shards: Matrix[] }
+function setup (P: number, m: number, n: number, br: number, bc: number, B: number, seed: number): Setup {
+  const s = polydot(P, m, n)
+  const W = randomMatrix(m * br, n * bc, seed)
+  const X = randomMatrix(n * bc, B, seed + 1)
+  const D = randomMatrix(m * br, B, seed + 2)
+  const shards = Array.from({ length: P }, (_, p) => s.encodeShard(W, p))
+  return { s, W, X, D, shards }
+}
+function results (u: Setup, phase: Phase): Matrix[] {
+  return u.shards.map((sh, p) => u.s.compute(phase, sh,
+    phase === 'forward' ? u.s.encodeForwardInput(u.X, p) : u.s.encodeBackwardInput(u.D, p)))
+}
+const truth = (u: Setup, phase: Phase): Matrix => phase === 'forward' ? gemm(u.W, u.X) : gemm(transpose(u.W), u.D)
+const threshold = (s: PolyDotScheme, phase: Phase): number => s.recoveryThreshold[phase]
+
+describe('PolyDot (Chebyshev) encode / decode', () => {
+  it('decodes W·X and Wᵀ·Δ from any subset of at least Q results (erasures), B = 1 and B > 1', () => {
+    fc.assert(fc.property(config, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }),
+      fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 6 })), fc.constantFrom<Phase>('forward', 'backward'), fc.integer(),
+      ([P, m, n], br, bc, B, phase, seed) => {
+        const u = setup(P, m, n, br, bc, B, seed)
+        const ys = results(u, phase)
+        const rng = createRng(seed)
+        const Q = threshold(u.s, phase)
+        const R = Q + Math.floor(rng() * (P - Q + 1))
+        const subset = sample(P, R, rng)
+        const d = u.s.decode(phase, new Map(subset.map(p => [p, ys[p]])))
+        expect(d.ok).toBe(true)
+        if (!d.ok) return
+        expect(relativeError(d.value, truth(u, phase))).toBeLessThan(1e-9)
+        expect(d.used).toEqual(subset)
+        expect(d.faulty).toEqual([])
+      }), { numRuns: RUNS })
+  })
+
+  it('has thresholds Q_fwd = mn + n − 1 and Q_bwd = 2mn − n: Q − 1 results are refused, Q decode', () => {
+    fc.assert(fc.property(config, fc.constantFrom<Phase>('forward', 'backward'), fc.integer(), ([P, m, n], phase, seed) => {
+      const u = setup(P, m, n, 2, 3, 2, seed)
+      const Q = threshold(u.s, phase)
+      expect(Q).toBe(phase === 'forward' ? m * n + n - 1 : 2 * m * n - n)
+      const ys = results(u, phase)
+      const subset = sample(P, Q, createRng(seed))
+      const d = u.s.decode(phase, new Map(subset.map(p => [p, ys[p]])))
+      expect(d.ok && relativeError(d.value, truth(u, phase)) < 1e-9).toBe(true)
+      if (Q > 1) {
+        const fewer = u.s.decode(phase, new Map(subset.slice(1).map(p => [p, ys[p]])))
+        expect(fewer.ok).toBe(false)
+      }
+    }), { numRuns: RUNS })
+  })
+
+  it('the degree bound is tight: the product polynomial really has degree Q − 1 (Q − 1 points cannot interpolate it)', () => {
+    // Fit Q − 1 of the results with a polynomial of degree Q − 2 and show the remaining ones miss it.
+    for (const [P, m, n] of [[6, 2, 1], [8, 2, 2], [12, 3, 2], [16, 2, 4], [9, 1, 5]] as const) {
+      for (const phase of ['forward', 'backward'] as const) {
+        const u = setup(P, m, n, 2, 2, 1, 7)
+        const ys = results(u, phase)
+        const Q = threshold(u.s, phase)
+        // Interpolate from Q points exactly, then read the leading coefficient.
+        const pts = Array.from({ length: Q }, (_, i) => i)
+        const V = pts.map(p => Array.from({ length: Q }, (_, k) => chebT(k, u.s.points[p])))
+        const sol = solveDense(V, pts.map(p => ys[p].data[0]))
+        expect(Math.abs(sol[Q - 1])).toBeGreaterThan(1e-6)
+      }
+    }
+  })
+
+  it('n = 1 is an MDS code on row blocks and m = 1 is MatDot-like', () => {
+    const mds = polydot(7, 3, 1)
+    const W = randomMatrix(6, 4, 1); const X = randomMatrix(4, 2, 2)
+    for (let p = 0; p < 7; p++) {
+      // Shard = Σ_i W_i T_i(v_p); the forward input is X itself up to one constant for all peers.
+      const expected = clone(block(W, 0, 0, 3, 1)).data.map((_, k) => [0, 1, 2].reduce((s, i) => s + block(W, i, 0, 3, 1).data[k] * chebT(i, mds.points[p]), 0))
+      expect(relativeError(mds.encodeShard(W, p), { rows: 2, cols: 4, data: Float64Array.from(expected) })).toBeLessThan(1e-14)
+      const ratio = mds.encodeForwardInput(X, p).data[0] / X.data[0]
+      expect(relativeError(mds.encodeForwardInput(X, p), { ...X, data: X.data.map(v => v * ratio) })).toBeLessThan(1e-14)
+      expect(ratio).toBeCloseTo(mds.encodeForwardInput(X, 0).data[0] / X.data[0], 12)
+    }
+    expect(mds.recoveryThreshold).toEqual({ forward: 3, backward: 5 }) // backward: 2m − 1
+    const matdot = polydot(7, 1, 3)
+    expect(matdot.recoveryThreshold).toEqual({ forward: 5, backward: 3 }) // MatDot: 2n − 1 forward; backward is MDS-like (n)
+    const W2 = randomMatrix(3, 6, 3)
+    for (let p = 0; p < 7; p++) {
+      const expected = Float64Array.from({ length: 6 }, (_, k) => [0, 1, 2].reduce((s, j) => s + block(W2, 0, j, 1, 3).data[k] * chebT(j, matdot.points[p]), 0))
+      expect(relativeError(matdot.encodeShard(W2, p), { rows: 3, cols: 2, data: expected })).toBeLessThan(1e-14)
+    }
+  })
+
+  it('coded update: applyUpdate(Enc(W)) = Enc(W − η Δ Xᵀ) to 1e-10', () => {
+    fc.assert(fc.property(config, fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 8 }),
+      fc.double({ min: 1e-4, max: 2, noNaN: true }), fc.integer(), ([P, m, n], br, bc, B, lr, seed) => {
+        const u = setup(P, m, n, br, bc, B, seed)
+        const W2 = clone(u.W)
+        gemm(u.D, u.X, W2, { transB: true, alpha: -lr, beta: 1 })
+        for (let p = 0; p < P; p++) {
+          const sh = clone(u.shards[p])
+          u.s.applyUpdate(sh, u.D, u.X, lr, p)
+          expect(relativeError(sh, u.s.encodeShard(W2, p))).toBeLessThan(1e-10)
+        }
+      }), { numRuns: RUNS })
+  })
+})
+
+describe('PolyDot error correction', () => {
+  it('corrects every error pattern within the adversarial bound, any error values', () => {
+    fc.assert(fc.property(config, fc.constantFrom<Phase>('forward', 'backward'), fc.integer({ min: 1, max: 6 }), fc.integer(),
+      ([P, m, n], phase, B, seed) => {
+        const u = setup(P, m, n, 2, 3, B, seed)
+        const Q = threshold(u.s, phase)
+        fc.pre(P - Q >= 2)
+        const rng = createRng(seed)
+        const R = Q + 2 + Math.floor(rng() * (P - Q - 1))
+        const present = sample(P, R, rng)
+        const e = u.s.correctable(phase, R).adversarial
+        const bad = sample(R, e, rng).map(i => present[i])
+        const ys = results(u, phase)
+        const tiny = 1e3 * u.s.tolerance(phase)
+        const map = new Map(present.map(p => [p, ys[p]]))
+        const wrong: number[] = []
+        for (const p of bad) {
+          const kind = ERROR_KINDS[Math.floor(rng() * ERROR_KINDS.length)]
+          const y = corrupt(ys[p], kind, rng, ys[(p + 1) % P], tiny)
+          map.set(p, y)
+          // A copy of an equal honest result (m = n = 1: all results agree) is no error.
+          if (!(relativeError(y, ys[p]) <= u.s.tolerance(phase))) wrong.push(p)
+        }
+        const d = u.s.decode(phase, map, { mode: 'adversarial' })
+        expect(d.ok).toBe(true)
+        if (!d.ok) return
+        expect(relativeError(d.value, truth(u, phase))).toBeLessThan(1e-9)
+        expect(d.faulty).toEqual(wrong)
+      }), { numRuns: 300 })
+  })
+
+  it('corrects up to R − Q − 1 continuous random errors in probabilistic mode', () => {
+    fc.assert(fc.property(config, fc.constantFrom<Phase>('forward', 'backward'), fc.integer(), ([P, m, n], phase, seed) => {
+      const u = setup(P, m, n, 2, 2, 3, seed)
+      const Q = threshold(u.s, phase)
+      fc.pre(P - Q >= 2)
+      const rng = createRng(seed)
+      const e = u.s.correctable(phase, P).probabilistic
+      const bad = sample(P, e, rng)
+      const ys = results(u, phase)
+      const map = new Map(ys.map((y, p) => [p, y]))
+      for (const p of bad) map.set(p, corrupt(ys[p], rng() < 0.8 ? 'gaussian' : 'nan', rng, ys[0], 0))
+      const d = u.s.decode(phase, map, { mode: 'probabilistic' })
+      expect(d.ok).toBe(true)
+      if (!d.ok) return
+      expect(relativeError(d.value, truth(u, phase))).toBeLessThan(1e-9)
+      expect(d.faulty).toEqual(bad)
+    }), { numRuns: 200 })
+  })
+
+  it('detects but refuses to guess when an error cannot be corrected', () => {
+    const u = setup(6, 2, 1, 3, 3, 2, 5)
+    const ys = results(u, 'forward')
+    // R = Q + 1 = 3: one error is detectable, not correctable.
+    const map = new Map([[0, ys[0]], [2, ys[2]], [4, corrupt(ys[4], 'gaussian', createRng(1), ys[0], 0)]])
+    const d = u.s.decode('forward', map)
+    expect(d.ok).toBe(false)
+    if (!d.ok) expect(d.suspects.length).toBeGreaterThan(0)
+  })
+
+  it('treats misshapen and non-finite results as faulty', () => {
+    const u = setup(6, 2, 1, 3, 3, 2, 9)
+    const ys = results(u, 'forward')
+    const map = new Map(ys.map((y, p) => [p, y]))
+    map.set(1, { rows: 1, cols: 1, data: new Float64Array([1]) })
+    map.set(3, { ...ys[3], data: ys[3].data.map(() => NaN) })
+    const d = u.s.decode('forward', map, { mode: 'adversarial' })
+    expect(d.ok && d.faulty).toEqual([1, 3])
+    expect(d.ok && relativeError(d.value, truth(u, 'forward'))).toBeLessThan(1e-9)
+  })
+})
+
+describe('PolyDot shards', () => {
+  it('repairShard rebuilds any shard from any mn others; decodeWeights returns W', () => {
+    fc.assert(fc.property(config, fc.integer(), ([P, m, n], seed) => {
+      const u = setup(P, m, n, 2, 3, 1, seed)
+      const rng = createRng(seed)
+      const target = Math.floor(rng() * P)
+      const others = sample(P, P, rng).filter(p => p !== target)
+      fc.pre(others.length >= m * n)
+      const chosen = others.slice(0, m * n + Math.floor(rng() * (others.length - m * n + 1)))
+      const given = new Map(chosen.map(p => [p, u.shards[p]]))
+      expect(relativeError(u.s.repairShard(given, target), u.shards[target])).toBeLessThan(1e-9)
+      expect(relativeError(u.s.decodeWeights(given), u.W)).toBeLessThan(1e-9)
+    }), { numRuns: RUNS })
+  })
+
+  it('checkShards finds corrupted shards when there is enough redundancy, and repair ignores them', () => {
+    fc.assert(fc.property(config, fc.integer(), ([P, m, n], seed) => {
+      fc.pre(P - m * n >= 2)
+      const u = setup(P, m, n, 3, 2, 1, seed)
+      const rng = createRng(seed)
+      const e = P - m * n - 1 // probabilistic bound for shards
+      const bad = sample(P, Math.min(e, 1 + Math.floor(rng() * e)), rng)
+      const map = new Map(u.shards.map((s, p) => [p, s]))
+      for (const p of bad) map.set(p, corrupt(u.shards[p], 'gaussian', rng, u.shards[0], 0))
+      const check = u.s.checkShards(map)
+      expect(check).toEqual({ consistent: false, faulty: bad, decidable: true })
+      const healthy = u.s.checkShards(new Map(u.shards.map((s, p) => [p, s])))
+      expect(healthy).toEqual({ consistent: true, faulty: [], decidable: true })
+      expect(relativeError(u.s.repairShard(map, bad[0]), u.shards[bad[0]])).toBeLessThan(1e-10)
+    }), { numRuns: RUNS })
+  })
+
+  it('shard sketches audit shards without sending them', () => {
+    const u = setup(8, 2, 2, 5, 4, 1, 3)
+    const probe = createShardProbe(4, 3, 42)
+    const sketches = new Map(u.shards.map((s, p) => [p, sketchShard(s, probe)]))
+    expect(u.s.checkShards(sketches)).toEqual({ consistent: true, faulty: [], decidable: true })
+    const bad = clone(u.shards[5]); bad.data[7] += 1e-3
+    sketches.set(5, sketchShard(bad, probe))
+    expect(u.s.checkShards(sketches).faulty).toEqual([5])
+  })
+
+  it('with only mn shards nothing can be decided', () => {
+    const u = setup(6, 2, 1, 2, 2, 1, 1)
+    expect(u.s.checkShards(new Map([[0, u.shards[0]], [1, u.shards[1]]]))).toEqual({ consistent: true, faulty: [], decidable: false })
+  })
+})
+
+describe('createScheme / chooseCode', () => {
+  it('picks m = 2, n = 1 for 6 peers and a valid code for every P', () => {
+    expect(chooseCode(6)).toEqual({ m: 2, n: 1 })
+    for (let P = 1; P <= 16; P++) {
+      const { m, n } = chooseCode(P)
+      const s = createScheme({ kind: 'polydot', peers: P, m, n })
+      expect(s.recoveryThreshold.backward).toBeLessThanOrEqual(P)
+    }
+  })
+
+  it('refuses configurations over the condition budget, naming limit and measured value', () => {
+    try {
+      createScheme({ kind: 'polydot', peers: 16, m: 3, n: 2 }, { conditionBudget: 1e3 })
+      expect.unreachable()
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConditionBudgetError)
+      const err = e as ConditionBudgetError
+      expect(err.limit).toBe(1e3)
+      expect(err.measured).toBeGreaterThan(1e3)
+      expect(err.message).toMatch(/exceeds the budget/)
+    }
+    expect(() => createScheme({ kind: 'polydot', peers: 4, m: 2, n: 2 })).toThrow(CodeConfigError)
+    expect(() => createScheme({ kind: 'polydot', peers: 6, m: 0, n: 1 })).toThrow(CodeConfigError)
+  })
+})
+
+function solveDense (A: number[][], b: number[]): number[] {
+  const n = b.length
+  const M = A.map((r, i) => [...r, b[i]])
+  for (let c = 0; c < n; c++) {
+    let p = c
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r][c]) > Math.abs(M[p][c])) p = r
+    ;[M[c], M[p]] = [M[p], M[c]]
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue
+      const f = M[r][c] / M[c][c]
+      for (let k = c; k <= n; k++) M[r][k] -= f * M[c][k]
+    }
+  }
+  return M.map((r, i) => r[n] / r[i])
+}
