@@ -27,16 +27,16 @@ describe('frame', () => {
   it('round-trips every field and the payload, chunked', () => {
     fc.assert(fc.property(
       fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 300 }),
-      fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom('forward', 'backward', 'shard', 'audit-2'),
-      (rows, cols, step, phase) => {
+      fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom('forward', 'backward', 'shard', 'audit-verdict'), fc.integer({ min: -1, max: 300 }),
+      (rows, cols, step, phase, layer) => {
         const data = Float64Array.from({ length: rows * cols }, (_, i) => Math.sin(i) * 1e3)
-        const frames = encodeFrames(header(rows, cols, { step, phase }), data)
+        const frames = encodeFrames(header(rows, cols, { step, phase, layer }), data)
         expect(frames.length).toBe(Math.max(1, Math.ceil(rows * cols / CHUNK_ELEMENTS)))
         const back = new Float64Array(rows * cols)
         frames.forEach((f, i) => {
           expect(f.length).toBeLessThanOrEqual(MAX_FRAME_LENGTH)
           const d = decodeFrame(f, DEFAULT_FRAME_LIMITS, job)
-          expect(d).toMatchObject({ step, layer: 2, attempt: 1, sender: 3, phase, rows, cols, chunkIndex: i, chunkCount: frames.length })
+          expect(d).toMatchObject({ step, layer, attempt: 1, sender: 3, phase, rows, cols, chunkIndex: i, chunkCount: frames.length })
           back.set(d.payload, i * CHUNK_ELEMENTS)
         })
         expect(back).toEqual(data)

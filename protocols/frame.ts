@@ -10,7 +10,7 @@
  *   3      1     flags (0, reserved)
  *   4      8     job id: the first 8 bytes of the job hash, so frames of another job are dropped
  *   12     4     step (u32)
- *   16     2     layer (u16)
+ *   16     2     layer (i16: −1 names a round about the whole model, e.g. verdicts)
  *   18     2     attempt (u16)
  *   20     2     sender index (u16)
  *   22     1     phase length L (1..MAX_PHASE_LENGTH), then L bytes [a-z0-9-]
@@ -110,7 +110,8 @@ function checkU (name: string, v: number, bits: 16 | 32): void {
 export function encodeFrame (h: Omit<FrameHeader, 'chunkCount'>, data: Float64Array): Uint8Array {
   if (h.jobId.length !== JOB_ID_LENGTH) throw new FrameError('wrong-job', `job id must be ${JOB_ID_LENGTH} bytes`)
   if (!PHASE_RE.test(h.phase)) throw new FrameError('bad-phase', `phase '${h.phase}' must match ${PHASE_RE}`)
-  checkU('step', h.step, 32); checkU('layer', h.layer, 16); checkU('attempt', h.attempt, 16); checkU('sender', h.sender, 16)
+  checkU('step', h.step, 32); if (!Number.isInteger(h.layer) || h.layer < -32768 || h.layer > 32767) throw new FrameError('bad-shape', `layer ${h.layer} does not fit i16`)
+  checkU('attempt', h.attempt, 16); checkU('sender', h.sender, 16)
   checkU('rows', h.rows, 32); checkU('cols', h.cols, 32)
   const elements = h.rows * h.cols
   if (data.length !== elements) throw new FrameError('bad-shape', `payload of ${data.length} elements does not fit ${h.rows}x${h.cols}`)
@@ -124,7 +125,7 @@ export function encodeFrame (h: Omit<FrameHeader, 'chunkCount'>, data: Float64Ar
   const dv = new DataView(out.buffer)
   out[0] = FRAME_MAGIC_0; out[1] = FRAME_MAGIC_1; out[2] = FRAME_VERSION; out[3] = 0
   out.set(h.jobId, 4)
-  dv.setUint32(12, h.step); dv.setUint16(16, h.layer); dv.setUint16(18, h.attempt); dv.setUint16(20, h.sender)
+  dv.setUint32(12, h.step); dv.setInt16(16, h.layer); dv.setUint16(18, h.attempt); dv.setUint16(20, h.sender)
   out[22] = phase.length
   out.set(phase, 23)
   let o = 23 + phase.length
@@ -163,7 +164,7 @@ export function decodeFrame (bytes: Uint8Array, limits: Readonly<FrameLimits> = 
     }
   }
   const step = dv.getUint32(12)
-  const layer = dv.getUint16(16)
+  const layer = dv.getInt16(16)
   const attempt = dv.getUint16(18)
   const sender = dv.getUint16(20)
   const pl = bytes[22]

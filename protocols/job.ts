@@ -122,6 +122,12 @@ export interface Hello {
   peer: string
   /** Steps this peer has completed (0 before training). */
   step: number
+  /** The attempt (rollback count) of its current step, as on the wire. */
+  attempt: number
+  /** True once its result exchange is listening: training starts when every member is ready. */
+  ready: boolean
+  /** True once it has finished the job (it is about to leave). */
+  done: boolean
   /** Members this peer has seen, itself included. */
   seen: string[]
   /** Addresses this peer can be dialled at. */
@@ -138,10 +144,11 @@ export function parseHello (data: Uint8Array, job: string, maxPeers: number): He
   if (v === null || typeof v !== 'object') return null
   const h = v as Record<string, unknown>
   if (h.type !== 'hello' || h.job !== job || typeof h.peer !== 'string' || !PEER_ID_RE.test(h.peer)) return null
-  if (!Number.isInteger(h.step) || (h.step as number) < 0) return null
+  if (!Number.isInteger(h.step) || (h.step as number) < 0 || !Number.isInteger(h.attempt) || (h.attempt as number) < 0) return null
+  if (typeof h.ready !== 'boolean' || typeof h.done !== 'boolean') return null
   if (!Array.isArray(h.seen) || h.seen.length > maxPeers * 2 || !h.seen.every(s => typeof s === 'string' && PEER_ID_RE.test(s))) return null
   if (!Array.isArray(h.addrs) || h.addrs.length > 32 || !h.addrs.every(s => typeof s === 'string' && s.length < 256)) return null
-  return { type: 'hello', job, peer: h.peer, step: h.step as number, seen: h.seen as string[], addrs: h.addrs as string[] }
+  return { type: 'hello', job, peer: h.peer, step: h.step as number, attempt: h.attempt as number, ready: h.ready, done: h.done, seen: h.seen as string[], addrs: h.addrs as string[] }
 }
 
 export function encodeGossip (msg: object): Uint8Array {
@@ -156,7 +163,7 @@ export class JoinBarrier {
   readonly peers: number
   readonly self: string
   private readonly views = new Map<string, Set<string>>()
-  private readonly steps = new Map<string, number>()
+  private readonly latest = new Map<string, Hello & { at: number }>()
 
   constructor (self: string, peers: number) {
     this.self = self
@@ -166,15 +173,20 @@ export class JoinBarrier {
 
   observe (h: Hello): void {
     this.views.set(h.peer, new Set(h.seen))
-    this.steps.set(h.peer, h.step)
+    this.latest.set(h.peer, { ...h, at: Date.now() })
     this.views.get(this.self)?.add(h.peer)
   }
 
   /** The members this peer has seen, itself included. */
   seen (): string[] { return [...(this.views.get(this.self) ?? [])].sort() }
 
-  /** Latest reported step of each peer seen. */
-  stepOf (peer: string): number | undefined { return this.steps.get(peer) }
+  /** The latest hello of a peer, with the time it arrived. */
+  helloOf (peer: string): (Hello & { at: number }) | undefined { return this.latest.get(peer) }
+
+  /** True when every other member's latest hello says it is ready. */
+  allReady (members: readonly string[]): boolean {
+    return members.every(p => p === this.self || this.latest.get(p)?.ready === true)
+  }
 
   /** The agreed member set (sorted), or null while the barrier is open. */
   members (): string[] | null {

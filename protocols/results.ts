@@ -237,6 +237,7 @@ export class ResultExchange implements Exchange, Startable {
   private readonly dropsFrom: number[]
   private readonly resultsFrom: number[]
   private readonly lastSeen: Array<number | null>
+  private readonly lastRound: Array<{ step: number, attempt: number } | null>
   private readonly lateness = new Map<string, number[]>()
   private readonly graceK: number
   private readonly initialGraceMs: number
@@ -275,6 +276,7 @@ export class ResultExchange implements Exchange, Startable {
     this.dropsFrom = new Array(this.peers).fill(0)
     this.resultsFrom = new Array(this.peers).fill(0)
     this.lastSeen = new Array(this.peers).fill(null)
+    this.lastRound = new Array(this.peers).fill(null)
   }
 
   get stopSignal (): AbortSignal { return this.controller.signal }
@@ -353,6 +355,7 @@ export class ResultExchange implements Exchange, Startable {
   private accept (index: number, f: Frame): void {
     if (f.sender !== index) { this.drop(index, 'spoofed-sender'); return }
     if (f.step < this.minStep) { this.drop(index, 'stale-step'); return }
+    if (f.phase === 'forward' || f.phase === 'backward') this.lastRound[index] = { step: f.step, attempt: f.attempt }
     const key = { step: f.step, layer: f.layer, phase: f.phase, attempt: f.attempt }
     const existing = this.rounds.get(roundKeyString(key))
     if (existing?.results.has(index) === true) { this.drop(index, 'duplicate'); return }
@@ -468,6 +471,21 @@ export class ResultExchange implements Exchange, Startable {
       for (const [i, p] of r.partial) this.heldBytes[i] -= p.rows * p.cols * 8
       r.notify?.()
       this.rounds.delete(k)
+    }
+  }
+
+  /**
+   * Where the others are: the (step, attempt) of the newest forward/backward frame from each
+   * member (null for members not heard from). A restarted peer uses it to rejoin the round
+   * the others are in.
+   */
+  positions (): Array<{ step: number, attempt: number } | null> { return this.lastRound.map(p => p === null ? null : { ...p }) }
+
+  /** Resolves once everything queued has been written (or given up on), or after `timeoutMs`. */
+  async flush (timeoutMs = 5000): Promise<void> {
+    const end = now() + timeoutMs
+    while (now() < end && this.writers.some(w => w !== undefined && w.queuedBytes > 0)) {
+      await new Promise(resolve => setTimeout(resolve, 20))
     }
   }
 

@@ -1,0 +1,128 @@
+/**
+ * `codenet peer --job FILE [--data-dir D] [--listen MA …] [--bootstrap MA …] [--swarm-key F]
+ *                [--json F] [--export-weights F] [--no-mdns] [--fault-rate ε …]`
+ *
+ * One peer of a job. It finds the others by mDNS and/or the bootstrap list, keeps its identity
+ * in the data dir (a restarted peer keeps its id and resumes from its checkpoint), trains, and
+ * when the job's steps are done writes its summary and its decoded weights and exits 0.
+ * Progress goes to stderr; the short result to stdout.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import type { Command, CommandContext } from '../cli.ts'
+import { parseFlags, UsageError } from '../cli.ts'
+import { parseJobSpec, JobError, jobHash } from '../../protocols/job.ts'
+import { createPeerEngine, EngineError, type LocalFaults } from '../../node/engine.ts'
+import { readSwarmKey, parseMultiaddrs, PeerConfigError } from '../../node/peer.ts'
+import { StoreError } from '../../node/store.ts'
+import { FAULT_SITES, type FaultSite } from '../../training/faults.ts'
+
+function number (flag: string, v: string, min: number, max: number): number {
+  const n = Number(v)
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${flag} must be a number between ${min} and ${max}, got '${v}'`)
+  return n
+}
+
+function writeOut (path: string, text: string, what: string): void {
+  try { writeFileSync(path, text) } catch (err) { throw new UsageError(`cannot write ${what} to ${path}: ${(err as Error).message}`) }
+}
+
+async function run (ctx: CommandContext): Promise<number> {
+  const { values } = parseFlags(ctx.argv, {
+    job: { type: 'string' },
+    'data-dir': { type: 'string' },
+    listen: { type: 'string', multiple: true },
+    bootstrap: { type: 'string', multiple: true },
+    'swarm-key': { type: 'string' },
+    json: { type: 'string' },
+    'export-weights': { type: 'string' },
+    'no-mdns': { type: 'boolean' },
+    'round-timeout-ms': { type: 'string' },
+    'fault-rate': { type: 'string' },
+    'fault-kind': { type: 'string' },
+    'fault-magnitude': { type: 'string' },
+    'fault-site': { type: 'string', multiple: true },
+    quiet: { type: 'boolean' }
+  })
+  if (values.job === undefined) throw new UsageError('--job FILE is required (write one with `codenet job init … > job.json`)')
+  let text: string
+  try { text = readFileSync(values.job, 'utf8') } catch (err) { throw new UsageError(`cannot read job file ${values.job}: ${(err as Error).message}`) }
+  let job
+  try { job = parseJobSpec(text) } catch (err) {
+    if (err instanceof JobError) throw new UsageError(`${values.job}: ${err.message}`)
+    throw err
+  }
+  const hash = jobHash(job)
+  const dataDir = values['data-dir'] ?? `codenet-peer-${hash.slice(0, 8)}`
+  try {
+    parseMultiaddrs('--listen', values.listen ?? [])
+    parseMultiaddrs('--bootstrap', values.bootstrap ?? [])
+  } catch (err) { throw new UsageError((err as Error).message) }
+  let faults: LocalFaults | undefined
+  if (values['fault-rate'] !== undefined) {
+    const kind = values['fault-kind'] ?? 'gaussian'
+    if (kind !== 'gaussian' && kind !== 'bitflip') throw new UsageError(`--fault-kind must be gaussian|bitflip, got '${kind}'`)
+    const sites = values['fault-site'] ?? ['matmul']
+    for (const s of sites) if (!(FAULT_SITES as readonly string[]).includes(s)) throw new UsageError(`--fault-site must be one of ${FAULT_SITES.join('|')}, got '${s}'`)
+    faults = {
+      rate: number('fault-rate', values['fault-rate'], 0, 1),
+      kind,
+      magnitude: values['fault-magnitude'] !== undefined ? number('fault-magnitude', values['fault-magnitude'], 0, 1e12) : 1,
+      sites: sites as FaultSite[]
+    }
+  }
+  let swarmKey: Uint8Array | undefined
+  if (values['swarm-key'] !== undefined) {
+    try { swarmKey = await readSwarmKey(values['swarm-key']) } catch (err) { throw new UsageError((err as Error).message) }
+  }
+  const print = values.quiet === true ? () => {} : (line: string) => { ctx.stderr.write(`[codenet peer] ${line}\n`) }
+  const controller = new AbortController()
+  const onSignal = (): void => { controller.abort() }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const engine = createPeerEngine({
+    job,
+    dataDir,
+    listen: values.listen,
+    bootstrap: values.bootstrap,
+    mdns: values['no-mdns'] !== true,
+    swarmKey,
+    faults,
+    roundTimeoutMs: values['round-timeout-ms'] !== undefined ? number('round-timeout-ms', values['round-timeout-ms'], 100, 600_000) : undefined,
+    print,
+    signal: controller.signal
+  })
+  try {
+    try {
+      await engine.start()
+    } catch (err) {
+      if (err instanceof StoreError || err instanceof PeerConfigError) { ctx.stderr.write(`codenet peer: ${err.message}\n`); return 1 }
+      throw err
+    }
+    print(`peer ${engine.peerId}, job ${hash.slice(0, 16)}, data dir ${dataDir}`)
+    for (const a of engine.addresses()) print(`listening on ${a}`)
+    let result
+    try {
+      result = await engine.run()
+    } catch (err) {
+      if (err instanceof EngineError) { ctx.stderr.write(`codenet peer: ${err.message}\n`); return controller.signal.aborted ? 130 : 1 }
+      throw err
+    }
+    const s = result.summary
+    if (values.json !== undefined) writeOut(values.json, `${JSON.stringify(s, null, 2)}\n`, 'the summary')
+    if (values['export-weights'] !== undefined) writeOut(values['export-weights'], `${JSON.stringify(result.weights)}\n`, 'the weights')
+    ctx.stdout.write(`peer ${s.self} of ${s.peers}: ${s.steps} steps in ${s.wallSeconds.toFixed(1)} s; test accuracy ${(100 * s.testAccuracy).toFixed(2)} %, train loss ${s.trainLoss.toFixed(4)}; ` +
+      `faults detected ${s.faults.detected}, corrected ${s.faults.corrected}, uncorrectable ${s.faults.uncorrectable}; rollbacks ${s.rollbacks}, repairs ${s.repairs}; step ${s.timing.stepMs.median.toFixed(1)} ms median\n`)
+    return 0
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    await engine.stop(1000).catch(() => {})
+  }
+}
+
+export const peerCommand: Command = {
+  name: 'peer',
+  summary: 'run one peer of a job; finds the others by mDNS or --bootstrap',
+  usage: 'codenet peer --job FILE [--data-dir D] [--listen MA] [--bootstrap MA …] [--swarm-key F] [--json F] [--export-weights F] (full list: testnet/cli.ts)',
+  run
+}
