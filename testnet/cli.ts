@@ -73,13 +73,27 @@ export const COMMANDS: Command[] = [
     name: 'job',
     summary: 'codenet job init [training options] > job.json: write a job spec',
     usage: `codenet job init [training options] > job.json\n\n${TRAINING_OPTIONS_HELP}`,
-    run: notBuilt('job')
+    run: async (ctx) => await (await import('./commands/job.ts')).jobCommand.run(ctx)
   },
   {
     name: 'peer',
     summary: 'run one peer of a job; finds the others by mDNS or --bootstrap',
-    usage: 'codenet peer --job FILE [--data-dir D] [--listen MA] [--bootstrap MA …] [--swarm-key F] [--json F] [--export-weights F]',
-    run: notBuilt('peer')
+    usage: `codenet peer --job FILE [--data-dir D] [--listen MA] [--bootstrap MA …] [--swarm-key F] [--json F] [--export-weights F]
+
+  --job FILE              the job spec (codenet job init … > job.json)
+  --data-dir D            identity and checkpoints (codenet-peer-<job>); reuse it to restart the same peer
+  --listen MA             listen address, repeatable (/ip4/0.0.0.0/tcp/0)
+  --bootstrap MA          a peer to dial, with /p2p/<id>, repeatable (where mDNS is blocked)
+  --no-mdns               do not discover peers by mDNS
+  --swarm-key F           private network: only peers with the same key connect (@libp2p/pnet format)
+  --json F                write the summary JSON when done
+  --export-weights F      write the decoded weights when done
+  --round-timeout-ms T    give up on a round after T ms (15000)
+  --fault-rate ε          testing aid: this peer corrupts its own work with probability ε per operation
+  --fault-kind K          gaussian | bitflip (gaussian); --fault-magnitude σ (1)
+  --fault-site S          matmul|encode|decode|activation|hadamard|update, repeatable (matmul)
+  --quiet                 no progress on stderr`,
+    run: async (ctx) => await (await import('./commands/peer.ts')).peerCommand.run(ctx)
   },
   {
     name: 'status',
