@@ -20,6 +20,10 @@
  *    share ≥ R − 2e ≥ q of them, so they coincide: the decode is unique.
  *  - probabilistic: |A| ≥ q + 1. With continuous random error values any q + 1 results
  *    that include an error are inconsistent almost surely, so up to R − q − 1 errors.
+ * In probabilistic mode the search finishes the level (the e, or the (q+1)-subset sweep) of
+ * the first accepted candidate; when several different agreeing sets are accepted (two code
+ * words fit: a small error absorbed by a high-leverage point), it takes the only one that
+ * fits to rounding level (residuals ≤ tolerance/100) and refuses otherwise.
  * No accepted candidate ⇒ { ok: false }: a wrong value is never returned as ok (beyond the
  * guarantees, only by an error pattern that itself lies on another code word).
  */
@@ -203,7 +207,12 @@ export function robustDecode (
   const all = Array.from({ length: R }, (_, i) => i)
   const fit0 = fitFull(all)
   if (fit0 === null) return { ok: false, reason: 'interpolation matrix is singular', suspects: [] }
-  if (R === q) return finish(all, fit0)
+  // Exactly q results: nothing to verify. Accepted only as a pure erasure decode; once some
+  // results were visibly broken (non-finite), the remaining q are suspect too.
+  if (R === q) {
+    if (nonFinite.length === 0) return finish(all, fit0)
+    return { ok: false, reason: `only ${q} finite results left after ${nonFinite.length} non-finite: nothing to verify them with`, suspects: sortNums(nonFinite.map(r => r.peer)) }
+  }
   const flagged0 = all.filter(i => !(fit0.residual[i] <= tol))
   if (flagged0.length === 0) return finish(all, fit0)
 
@@ -243,21 +252,37 @@ export function robustDecode (
     return true
   }
 
-  const rejected: Uint8Array[] = []
-  const insideRejected = (S: number[]): boolean => rejected.some(A => S.every(i => A[i] === 1))
+  // Agreeing sets already confirmed (rejected, or accepted in this level): a candidate inside
+  // one of them can only lead back to it.
+  const known: Uint8Array[] = []
+  const insideKnown = (S: number[]): boolean => known.some(A => S.every(i => A[i] === 1))
   let examined = 0
   const maxCandidates = opts.maxCandidates ?? DEFAULT_MAX_CANDIDATES
-  let found: RobustDecode | null = null
+  const accepted: Array<{ A: number[], fit: Fit }> = []
+  // Probabilistic mode finishes the level it found a decode in: a second, different agreeing
+  // set of the same size means two code words fit (an error at the detection limit on a
+  // high-leverage point) and the decode is refused rather than guessed.
+  const exhaustLevel = opts.mode === 'probabilistic'
   const tryCandidate = (S: number[]): boolean => {
     examined++
-    if (insideRejected(S) || !sketchConsistent(S)) return false
+    if (insideKnown(S) || !sketchConsistent(S)) return false
     const c = confirm(S)
     if (c === null) return false
-    if (accepts(c.A.length)) { found = finish(c.A, c.fit); return true }
     const mask = new Uint8Array(R)
     for (const i of c.A) mask[i] = 1
-    rejected.push(mask)
-    return false
+    known.push(mask)
+    if (!accepts(c.A.length)) return false
+    accepted.push(c)
+    return !exhaustLevel
+  }
+  const levelDone = (): RobustDecode | null => {
+    if (accepted.length === 0) return null
+    if (accepted.length === 1) return finish(accepted[0].A, accepted[0].fit)
+    // Honest sets fit to rounding (≈ ε·κ ≤ tolerance/1000); a set that absorbed a small
+    // error fits only to near the tolerance. Take the one clean set, else refuse.
+    const clean = accepted.filter(c => c.A.every(i => c.fit.residual[i] <= tol / 100))
+    if (clean.length === 1) return finish(clean[0].A, clean[0].fit)
+    return { ok: false, reason: `ambiguous: ${accepted.length} different sets of results are each consistent`, suspects: suspects0 }
   }
   const leaveOut = (e: number): boolean => {
     const out = new Uint8Array(R)
@@ -268,16 +293,24 @@ export function robustDecode (
     })
   }
 
-  if (leaveOut(1)) return found!
+  leaveOut(1)
+  let done = levelDone()
+  if (done !== null) return done
   let leaveOutCost = 0
   for (let e = 2; e <= eMax; e++) leaveOutCost += binomial(R, e)
   const subsetCost = binomial(R, q + 1)
   if (eMax >= 2) {
     if (Math.min(leaveOutCost, subsetCost) <= maxCandidates - examined) {
       if (leaveOutCost <= subsetCost) {
-        for (let e = 2; e <= eMax; e++) if (leaveOut(e)) return found!
+        for (let e = 2; e <= eMax; e++) {
+          leaveOut(e)
+          done = levelDone()
+          if (done !== null) return done
+        }
       } else {
-        if (forEachSubset(R, q + 1, S => tryCandidate(S))) return found!
+        forEachSubset(R, q + 1, S => tryCandidate(S))
+        done = levelDone()
+        if (done !== null) return done
       }
     } else {
       // Too many to enumerate: seeded random (q+1)-subsets up to the cap.
@@ -285,8 +318,10 @@ export function robustDecode (
       while (examined < maxCandidates) {
         const s = new Set<number>()
         while (s.size < q + 1) s.add(Math.floor(rng() * R))
-        if (tryCandidate([...s].sort((a, b) => a - b))) return found!
+        if (tryCandidate([...s].sort((a, b) => a - b))) break
       }
+      done = levelDone()
+      if (done !== null) return done
       return { ok: false, reason: `no consistent subset among ${examined} sampled candidates (search capped at ${maxCandidates})`, suspects: suspects0 }
     }
   }
