@@ -32,8 +32,9 @@ export const TRAINING_OPTIONS_HELP = `Training options:
   --activation A            relu | sigmoid | tanh (relu)
   --batch B                 mini-batch size (16)
   --epochs E | --steps S    length of training (3 epochs)
-  --lr η                    learning rate (0.05)
-  --momentum μ              SGD momentum, 0 for plain SGD (0.9)
+  --lr η                    peak learning rate (0.1)
+  --lr-schedule S           cosine (from η down to 0) | constant (cosine)
+  --momentum μ              SGD momentum, 0 for plain SGD (0.7)
   --seed N                  seed for data order, initial weights and faults (1)
   --dataset D               mnist | synthetic (mnist)
   --error-rate ε            probability that one peer's one operation suffers a soft error (0)
@@ -60,8 +61,8 @@ export const COMMANDS: Command[] = [
   {
     name: 'simulate',
     summary: 'P peers in one process over the in-memory exchange; deterministic for a seed',
-    usage: `codenet simulate [training options] [--json FILE] [--export-weights FILE]\n\n${TRAINING_OPTIONS_HELP}`,
-    run: notBuilt('simulate')
+    usage: `codenet simulate [training options] [--json FILE] [--export-weights FILE] [--quiet]\n       codenet simulate --evaluate-weights FILE      accuracy of a weights file on the test split\n\n${TRAINING_OPTIONS_HELP}`,
+    run: async (ctx) => await (await import('./commands/simulate.ts')).simulateCommand.run(ctx)
   },
   {
     name: 'testnet',

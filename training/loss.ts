@@ -45,7 +45,12 @@ export function softmaxCrossEntropy (logits: Matrix, labels: ArrayLike<number>):
   let loss = 0; let correct = 0
   for (let b = 0; b < B; b++) {
     const y = labels[b]
-    loss -= Math.log(Math.max(probs.data[y * B + b], 1e-300))
+    // log-sum-exp form: exact even when the label's probability underflows.
+    let mx = -Infinity
+    for (let c = 0; c < C; c++) mx = Math.max(mx, logits.data[c * B + b])
+    let se = 0
+    for (let c = 0; c < C; c++) se += Math.exp(logits.data[c * B + b] - mx)
+    loss += mx + Math.log(se) - logits.data[y * B + b]
     if (argmaxColumn(logits, b) === y) correct++
     for (let c = 0; c < C; c++) grad.data[c * B + b] = (probs.data[c * B + b] - (c === y ? 1 : 0)) / B
   }

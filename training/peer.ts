@@ -54,6 +54,7 @@ import {
 } from './recovery.ts'
 import { schemeForConfig } from './strategy.ts'
 import { hashSeed } from './rng.ts'
+import { learningRate, totalStepsOf } from './schedule.ts'
 
 export interface DecodeObservation {
   peer: number
@@ -168,9 +169,7 @@ export function jobDigest (c: TrainingConfig): string {
   return hashSeed(JSON.stringify({ ...c, epochs: null, steps: null, errorRate: 0, checkpointEvery: 0 })).toString(16)
 }
 
-export function totalStepsOf (c: TrainingConfig, stepsPerEpoch: number): number {
-  return c.steps ?? Math.max(1, Math.round((c.epochs ?? 1) * stepsPerEpoch))
-}
+export { totalStepsOf } from './schedule.ts'
 
 const ceilTo = (x: number, k: number): number => Math.ceil(x / k) * k
 
@@ -210,7 +209,6 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
   const order = new BatchOrder(config.seed, dataset.train.count, config.batch)
   const totalSteps = totalStepsOf(config, order.stepsPerEpoch)
   const job = jobDigest(config)
-  const lr = config.lr
   const mu = config.momentum
 
   // Initial state: every peer draws the same W from the seed, keeps only its own shard.
@@ -315,6 +313,7 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
   }
 
   function applyUpdates (deltas: Matrix[], inputs: Matrix[]): void {
+    const lr = learningRate(config, step, totalSteps)
     timed('computeMs', () => {
       for (let l = 0; l < L; l++) {
         const st = layers[l]
