@@ -111,8 +111,14 @@ export const COMMANDS: Command[] = [
   {
     name: 'bench',
     summary: 'benchmarks, each a ratio against its baseline measured in the same run',
-    usage: 'codenet bench gemm|codes|exchange|training [--json FILE]',
-    run: notBuilt('bench')
+    usage: `codenet bench gemm|codes|exchange|training [--json FILE] [--quick]
+
+  gemm       GFLOP/s of the WASM SIMD and JS kernels beside single-thread OpenBLAS (numpy, when
+             python3 has it) and ml-matrix, interleaved; target ≥ 0.30× OpenBLAS median
+  codes      encode/decode/detect/audit/repair/update time as multiples of the peer's own GEMM
+  --json F   also write the figures as JSON
+  --quick    small shapes and few repeats (a smoke run, not the official figure)`,
+    run: async (ctx) => await (await import('./commands/bench.ts')).benchCommand.run(ctx)
   }
 ]
 
