@@ -34,7 +34,7 @@ import type { Dataset } from '../training/dataset.ts'
 import type { ErrorKind } from '../training/config.ts'
 import { jobHash, jobNames, JoinBarrier, parseHello, encodeGossip, MAX_GOSSIP_BYTES, type Hello, type JobSpec, type JobNames } from '../protocols/job.ts'
 import { ResultExchange } from '../protocols/results.ts'
-import { controlStreamHandler, CONTROL_PROTOCOL } from '../protocols/control.ts'
+import { controlStreamHandler, CONTROL_PROTOCOL, type ControlHandlers } from '../protocols/control.ts'
 import { createHost, dialableAddresses, type CodenetHost } from './peer.ts'
 import { loadOrCreateIdentity, createCheckpointStore, StoreError, type CheckpointStore } from './store.ts'
 
@@ -50,7 +50,25 @@ export interface LocalFaults {
   sites?: FaultSite[]
 }
 
+/**
+ * Optional hooks for a fault controller (node/faults.ts) or other instrumentation: they wrap
+ * what the trainer uses and add control requests; the engine's own logic does not change.
+ */
+export interface EngineHooks {
+  /** Wraps the fault injector the trainer uses. */
+  wrapInjector?: (base: FaultInjector) => FaultInjector
+  /** Wraps the exchange the trainer uses. */
+  wrapExchange?: (inner: Exchange) => Exchange
+  /** Called once the barrier closed and the result exchange listens. */
+  joined?: (ctx: { members: readonly PeerId[], self: number, resultsProtocol: string, dialProtocol: CodenetHost['dialProtocol'] }) => void
+  /** Extra control request handlers (`status` stays the engine's). */
+  control?: ControlHandlers
+  /** Merged into the status answer under `controller`. */
+  status?: () => Record<string, unknown>
+}
+
 export interface EngineOptions {
+  hooks?: EngineHooks
   job: JobSpec
   dataDir: string
   listen?: string[]
@@ -217,7 +235,7 @@ export class PeerEngine {
       if (msg.topic === this.names.topics.join) this.onHello(msg.from.toString(), msg.data)
       else if (msg.topic === this.names.topics.verdict) this.onVerdict(msg.from.toString(), msg.data)
     })
-    await this.host.handle(CONTROL_PROTOCOL, controlStreamHandler({ status: () => this.status() }), { maxInboundStreams: 16 })
+    await this.host.handle(CONTROL_PROTOCOL, controlStreamHandler({ ...this.opts.hooks?.control, status: () => this.status() }), { maxInboundStreams: 16 })
     this.helloTimer = setInterval(() => { void this.tick() }, 500)
     void this.tick()
   }
@@ -302,6 +320,7 @@ export class PeerEngine {
     })
     await this.exchange.start()
     this.attempts = new AttemptMap(this.exchange)
+    this.opts.hooks?.joined?.({ members: this.members, self: this.self, resultsProtocol: this.names.protocols.results, dialProtocol: this.host.dialProtocol.bind(this.host) })
     void this.tick()
     // Start together: wait until every member's exchange listens (or they are already training).
     while (!this.barrier.allReady(members) && !members.some(m => (this.barrier.helloOf(m)?.step ?? 0) > 0)) {
@@ -397,12 +416,14 @@ export class PeerEngine {
     const dataset = this.opts.dataset ?? datasetForConfig(config)
     await this.join(signal)
     const f = this.opts.faults
-    this.faults = createFaultInjector({
+    const baseFaults = createFaultInjector({
       seed: config.seed, rate: f?.rate ?? config.errorRate, kind: f?.kind ?? config.errorKind,
       magnitude: f?.magnitude ?? config.errorMagnitude, model: config.errorModel, sites: f?.sites, peers: [this.self]
     })
+    this.faults = this.opts.hooks?.wrapInjector?.(baseFaults) ?? baseFaults
+    const trainerExchange = this.opts.hooks?.wrapExchange?.(this.attempts as AttemptMap) ?? this.attempts as AttemptMap
     const trainer = createPeerTrainer({
-      config, self: this.self, exchange: this.attempts as AttemptMap, dataset, faults: this.faults,
+      config, self: this.self, exchange: trainerExchange, dataset, faults: this.faults,
       timeoutMs: this.opts.roundTimeoutMs ?? 15_000, log: (m) => { this.log('%s', m) }
     })
     this.trainer = trainer
@@ -539,7 +560,8 @@ export class PeerEngine {
       },
       bytes: { sent: ex?.bytesSent ?? 0, received: ex?.bytesReceived ?? 0 },
       frames: { sent: ex?.framesSent ?? 0, received: ex?.framesReceived ?? 0, dropped: ex?.framesDropped ?? 0, dropReasons: ex?.dropReasons ?? {} },
-      graceMs: ex?.graceMs ?? {}
+      graceMs: ex?.graceMs ?? {},
+      ...(this.opts.hooks?.status !== undefined ? { controller: this.opts.hooks.status() } : {})
     }
   }
 }
