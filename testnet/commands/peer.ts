@@ -15,6 +15,9 @@ import { createPeerEngine, EngineError, type LocalFaults } from '../../node/engi
 import { readSwarmKey, parseMultiaddrs, PeerConfigError } from '../../node/peer.ts'
 import { StoreError } from '../../node/store.ts'
 import { FAULT_SITES, type FaultSite } from '../../training/faults.ts'
+import { createFaultController } from '../../node/faults.ts'
+import { loadControlPublicKey, ControlAuthError } from '../../node/control-auth.ts'
+import type { KeyObject } from 'node:crypto'
 
 function number (flag: string, v: string, min: number, max: number): number {
   const n = Number(v)
@@ -41,7 +44,9 @@ async function run (ctx: CommandContext): Promise<number> {
     'fault-kind': { type: 'string' },
     'fault-magnitude': { type: 'string' },
     'fault-site': { type: 'string', multiple: true },
-    quiet: { type: 'boolean' }
+    quiet: { type: 'boolean' },
+    'control-key': { type: 'string' },
+    dashboard: { type: 'string' }
   })
   if (values.job === undefined) throw new UsageError('--job FILE is required (write one with `codenet job init … > job.json`)')
   let text: string
@@ -74,12 +79,31 @@ async function run (ctx: CommandContext): Promise<number> {
   if (values['swarm-key'] !== undefined) {
     try { swarmKey = await readSwarmKey(values['swarm-key']) } catch (err) { throw new UsageError((err as Error).message) }
   }
+  // Signed fault commands (`codenet fault`) are obeyed only with this public key.
+  let controlKey: KeyObject | null = null
+  if (values['control-key'] !== undefined) {
+    try { controlKey = loadControlPublicKey(values['control-key']) } catch (err) {
+      if (err instanceof ControlAuthError) throw new UsageError(err.message)
+      throw err
+    }
+  }
+  const dashboardPort = values.dashboard !== undefined ? number('dashboard', values.dashboard, 0, 65535) : undefined
   const print = values.quiet === true ? () => {} : (line: string) => { ctx.stderr.write(`[codenet peer] ${line}\n`) }
   const controller = new AbortController()
   const onSignal = (): void => { controller.abort() }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  const faultController = createFaultController({
+    authorisedKey: controlKey, exit: (code) => process.exit(code), signal: controller.signal, print
+  })
   const engine = createPeerEngine({
+    hooks: {
+      wrapInjector: (b) => faultController.wrapInjector(b),
+      wrapExchange: (e) => faultController.wrapExchange(e),
+      joined: (c) => { faultController.joined(c) },
+      control: faultController.handlers,
+      status: () => faultController.status()
+    },
     job,
     dataDir,
     listen: values.listen,
@@ -91,6 +115,7 @@ async function run (ctx: CommandContext): Promise<number> {
     print,
     signal: controller.signal
   })
+  let stopDashboard: (() => Promise<void>) | null = null
   try {
     try {
       await engine.start()
@@ -100,6 +125,12 @@ async function run (ctx: CommandContext): Promise<number> {
     }
     print(`peer ${engine.peerId}, job ${hash.slice(0, 16)}, data dir ${dataDir}`)
     for (const a of engine.addresses()) print(`listening on ${a}`)
+    if (dashboardPort !== undefined) {
+      const { startPeerDashboard } = await import('../dashboard/peer-source.ts')
+      const d = await startPeerDashboard(engine, dashboardPort)
+      stopDashboard = d.close
+      print(`dashboard on ${d.url}`)
+    }
     let result
     try {
       result = await engine.run()
@@ -116,6 +147,8 @@ async function run (ctx: CommandContext): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    faultController.close()
+    await stopDashboard?.().catch(() => {})
     await engine.stop(1000).catch(() => {})
   }
 }
@@ -123,6 +156,6 @@ async function run (ctx: CommandContext): Promise<number> {
 export const peerCommand: Command = {
   name: 'peer',
   summary: 'run one peer of a job; finds the others by mDNS or --bootstrap',
-  usage: 'codenet peer --job FILE [--data-dir D] [--listen MA] [--bootstrap MA …] [--swarm-key F] [--json F] [--export-weights F] (full list: testnet/cli.ts)',
+  usage: 'codenet peer --job FILE [--data-dir D] [--listen MA] [--bootstrap MA …] [--swarm-key F] [--json F] [--export-weights F] [--control-key PUB.pem] [--dashboard PORT] (full list: testnet/cli.ts)',
   run
 }

@@ -1,0 +1,365 @@
+/**
+ * The peer-side fault controller: what `codenet fault …` changes inside a running peer.
+ *
+ * The engine consults it through its hooks (`EngineHooks` in node/engine.ts):
+ *   injector   soft errors (rate/kind/magnitude/site, the training fault injector of
+ *              training/faults.ts with the command's seed) and byzantine results: every partial
+ *              product this peer publishes is offset by the same seeded pattern, so its results
+ *              are consistently, coherently wrong (a lying peer, not random noise)
+ *   exchange   straggler (a delay before each publish), pause (publishing blocks until cleared),
+ *              partition (no results to or from a set of peer indices), garbage-frames (before each
+ *              publish, a malformed frame to every reachable member on the results protocol), and
+ *              the per-peer counters of results that never arrived (`missing`): how stragglers,
+ *              paused, crashed and partitioned peers are seen
+ *   control    the signed `fault` and `fault-clear` requests (node/control-auth.ts): only the
+ *              testnet's key is obeyed; `crash` answers, then exits with CRASH_EXIT_CODE so the
+ *              launcher knows to restart it
+ *   status     active faults and counters, merged into the control status answer
+ */
+import { randomBytes } from 'node:crypto'
+import { logger } from '@libp2p/logger'
+import type { PeerId, Stream } from '@libp2p/interface'
+import type { KeyObject } from 'node:crypto'
+import type { Matrix } from '../codes/matrix.ts'
+import type { Collected, CollectPolicy, Exchange, RoundKey } from '../training/exchange.ts'
+import { createFaultInjector, FAULT_SITES, type FaultContext, type FaultInjector, type FaultInjectorOptions, type FaultSite } from '../training/faults.ts'
+import { createRng, hashSeed } from '../training/rng.ts'
+import type { ControlRequest } from '../protocols/control.ts'
+import { lengthPrefixed } from '../protocols/frame.ts'
+import { ControlVerifier } from './control-auth.ts'
+
+/** Exit code of a peer crashed on command; the launcher restarts such a peer. */
+export const CRASH_EXIT_CODE = 75
+
+export const FAULT_KINDS = ['soft-error', 'straggler', 'crash', 'pause', 'partition', 'byzantine', 'garbage-frames'] as const
+export type FaultKind = typeof FAULT_KINDS[number]
+
+export class FaultCommandError extends Error {
+  override name = 'FaultCommandError'
+}
+
+/** The body of a signed `fault` control request. */
+export interface FaultCommand {
+  kind: FaultKind
+  seed: number
+  /** soft-error */
+  rate?: number
+  errorKind?: 'gaussian' | 'bitflip'
+  magnitude?: number
+  site?: FaultSite | 'any'
+  /** straggler */
+  delayMs?: number
+  /** crash: the launcher's business; carried for the record */
+  restartAfterS?: number
+  /** partition: cut the link between `from` and `to`, or split the peers in halves when both are absent */
+  from?: number
+  to?: number
+}
+
+const isInt = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max
+const isNum = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max
+
+/** Validates a command body (it crossed the wire). Throws FaultCommandError. */
+export function parseFaultCommand (v: unknown): FaultCommand {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new FaultCommandError('fault command must be an object')
+  const c = v as Record<string, unknown>
+  if (!(FAULT_KINDS as readonly unknown[]).includes(c.kind)) throw new FaultCommandError(`unknown fault kind '${String(c.kind)}'`)
+  if (!isInt(c.seed, 0, 2 ** 31 - 1)) throw new FaultCommandError('fault seed must be a whole number in [0, 2^31)')
+  const bad = (f: string): never => { throw new FaultCommandError(`fault ${String(c.kind)}: bad '${f}'`) }
+  if (c.rate !== undefined && !isNum(c.rate, 0, 1)) bad('rate')
+  if (c.errorKind !== undefined && c.errorKind !== 'gaussian' && c.errorKind !== 'bitflip') bad('errorKind')
+  if (c.magnitude !== undefined && !isNum(c.magnitude, 0, 1e12)) bad('magnitude')
+  if (c.site !== undefined && c.site !== 'any' && !(FAULT_SITES as readonly unknown[]).includes(c.site)) bad('site')
+  if (c.delayMs !== undefined && !isNum(c.delayMs, 0, 600_000)) bad('delayMs')
+  if (c.restartAfterS !== undefined && !isNum(c.restartAfterS, 0, 86_400)) bad('restartAfterS')
+  if (c.from !== undefined && !isInt(c.from, 0, 255)) bad('from')
+  if (c.to !== undefined && !isInt(c.to, 0, 255)) bad('to')
+  if ((c.from === undefined) !== (c.to === undefined)) throw new FaultCommandError('partition needs both from and to, or neither (halves)')
+  return c as unknown as FaultCommand
+}
+
+/** Peers `self` may not exchange results with under a partition command. */
+export function partitionBlocks (cmd: Pick<FaultCommand, 'from' | 'to'>, self: number, peers: number): Set<number> {
+  const out = new Set<number>()
+  if (cmd.from !== undefined && cmd.to !== undefined) {
+    if (self === cmd.from) out.add(cmd.to)
+    if (self === cmd.to) out.add(cmd.from)
+    return out
+  }
+  const half = Math.ceil(peers / 2)
+  for (let j = 0; j < peers; j++) if ((j < half) !== (self < half)) out.add(j)
+  return out
+}
+
+export interface JoinedContext {
+  members: readonly PeerId[]
+  self: number
+  resultsProtocol: string
+  dialProtocol: (peer: PeerId, protocol: string, opts: { signal: AbortSignal }) => Promise<Stream>
+}
+
+export interface FaultControllerOptions {
+  /** Commands must be signed with this key; null: the peer obeys no fault command. */
+  authorisedKey: KeyObject | null
+  /** How a crash command ends the process (the peer command passes process.exit). */
+  exit: (code: number) => void
+  /** Unblocks a paused peer when the peer is stopping. */
+  signal?: AbortSignal
+  print?: (line: string) => void
+}
+
+interface ActiveFaults {
+  softError: (FaultCommand & { injector: FaultInjector }) | null
+  straggler: FaultCommand | null
+  pause: FaultCommand | null
+  partition: (FaultCommand & { blocked: number[] }) | null
+  byzantine: FaultCommand | null
+  garbage: FaultCommand | null
+}
+
+const sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
+  await new Promise<void>(resolve => {
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}
+
+export class FaultController {
+  private readonly opts: FaultControllerOptions
+  private readonly verifier: ControlVerifier | null
+  private readonly log = logger('codenet:faults')
+  private readonly active: ActiveFaults = { softError: null, straggler: null, pause: null, partition: null, byzantine: null, garbage: null }
+  private joinedCtx: JoinedContext | null = null
+  private peers = 0
+  private resume: Array<() => void> = []
+  private readonly garbageStreams = new Map<number, Stream>()
+  /** Injected by this controller (the engine's own injector counts its own). */
+  private softErrors = 0
+  private byzantineResults = 0
+  readonly counters = { commandsAccepted: 0, commandsRefused: 0, delayedPublishes: 0, pausedMs: 0, partitionDropped: 0, garbageFramesSent: 0 }
+  /** Per sender index: rounds whose collection ended without its result; results that came after the threshold. */
+  private missing: number[] = []
+  private late: number[] = []
+  private readonly history: Array<{ at: number, kind: string, seed: number | null }> = []
+
+  constructor (opts: FaultControllerOptions) {
+    this.opts = opts
+    this.verifier = opts.authorisedKey === null ? null : new ControlVerifier(opts.authorisedKey)
+    opts.signal?.addEventListener('abort', () => { this.release() }, { once: true })
+  }
+
+  private print (line: string): void { this.opts.print?.(line) }
+
+  private release (): void {
+    const r = this.resume
+    this.resume = []
+    for (const f of r) f()
+  }
+
+  /** Control handlers: `fault` (body: FaultCommand) and `fault-clear`. */
+  get handlers (): Record<string, (req: ControlRequest) => unknown> {
+    const guarded = (fn: (req: ControlRequest) => unknown) => (req: ControlRequest): unknown => {
+      try {
+        if (this.verifier === null) throw new FaultCommandError('this peer obeys no control key (start it with --control-key FILE)')
+        this.verifier.check(req)
+      } catch (err) {
+        this.counters.commandsRefused++
+        this.log('refused %s: %s', req.type, (err as Error).message)
+        throw err
+      }
+      this.counters.commandsAccepted++
+      return fn(req)
+    }
+    return {
+      fault: guarded(req => this.apply(parseFaultCommand(req.body))),
+      'fault-clear': guarded(() => { this.clear(); return { cleared: true } })
+    }
+  }
+
+  apply (cmd: FaultCommand): Record<string, unknown> {
+    this.history.push({ at: Date.now(), kind: cmd.kind, seed: cmd.seed })
+    this.print(`fault ${cmd.kind} (seed ${cmd.seed}) applied`)
+    switch (cmd.kind) {
+      case 'soft-error': {
+        const site = cmd.site ?? 'matmul'
+        const opts: FaultInjectorOptions = {
+          seed: cmd.seed,
+          rate: cmd.rate ?? 0.05,
+          kind: cmd.errorKind ?? 'gaussian',
+          magnitude: cmd.magnitude ?? 1,
+          model: 'probabilistic',
+          ...(site === 'any' ? {} : { sites: [site] })
+        }
+        this.active.softError = { ...cmd, injector: createFaultInjector(opts) }
+        break
+      }
+      case 'straggler': this.active.straggler = { ...cmd, delayMs: cmd.delayMs ?? 1000 }; break
+      case 'pause': this.active.pause = cmd; break
+      case 'byzantine': this.active.byzantine = { ...cmd, magnitude: cmd.magnitude ?? 1 }; break
+      case 'garbage-frames': this.active.garbage = cmd; break
+      case 'partition': {
+        const self = this.joinedCtx?.self ?? -1
+        this.active.partition = { ...cmd, blocked: self < 0 ? [] : [...partitionBlocks(cmd, self, this.peers)] }
+        break
+      }
+      case 'crash':
+        // Answer first, then die the way a crashed machine does: no goodbye to anyone.
+        setTimeout(() => { this.opts.exit(CRASH_EXIT_CODE) }, 200)
+        break
+    }
+    return { applied: cmd.kind, active: this.activeKinds() }
+  }
+
+  clear (): void {
+    for (const k of Object.keys(this.active) as Array<keyof ActiveFaults>) this.active[k] = null
+    for (const s of this.garbageStreams.values()) { try { s.abort(new Error('garbage-frames cleared')) } catch {} }
+    this.garbageStreams.clear()
+    this.release()
+    this.print('faults cleared')
+  }
+
+  activeKinds (): FaultKind[] {
+    const a = this.active
+    const out: FaultKind[] = []
+    if (a.softError !== null) out.push('soft-error')
+    if (a.straggler !== null) out.push('straggler')
+    if (a.pause !== null) out.push('pause')
+    if (a.partition !== null) out.push('partition')
+    if (a.byzantine !== null) out.push('byzantine')
+    if (a.garbage !== null) out.push('garbage-frames')
+    return out
+  }
+
+  joined (ctx: JoinedContext): void {
+    this.joinedCtx = ctx
+    this.peers = ctx.members.length
+    this.missing = new Array(this.peers).fill(0)
+    this.late = new Array(this.peers).fill(0)
+    const p = this.active.partition
+    if (p !== null) p.blocked = [...partitionBlocks(p, ctx.self, this.peers)]
+  }
+
+  /** The trainer's injector: the engine's own, then soft errors and byzantine offsets from commands. */
+  wrapInjector (base: FaultInjector): FaultInjector {
+    const self = this
+    return {
+      options: base.options,
+      get injected () { return base.injected + self.softErrors + self.byzantineResults },
+      bySite: base.bySite,
+      events: base.events,
+      inject (site: FaultSite, data: Float64Array, ctx: FaultContext): boolean {
+        let hit = base.inject(site, data, ctx)
+        const se = self.active.softError
+        if (se !== null && se.injector.inject(site, data, ctx)) { self.softErrors++; hit = true }
+        const bz = self.active.byzantine
+        if (bz !== null && site === 'matmul') {
+          // The same offset every round for the same (layer, phase): a coherent wrong answer.
+          const rng = createRng(hashSeed(bz.seed, 'byzantine', ctx.layer, ctx.tag ?? ''))
+          const mag = bz.magnitude ?? 1
+          for (let i = 0; i < data.length; i++) data[i] += mag * (rng.float() < 0.5 ? -1 : 1) * (0.5 + rng.float())
+          self.byzantineResults++
+          hit = true
+        }
+        return hit
+      }
+    }
+  }
+
+  /** The trainer's exchange: delays, pauses, partitions, garbage frames, missing-result counters. */
+  wrapExchange (inner: Exchange): Exchange {
+    const self = this
+    const others = (): number[] => Array.from({ length: inner.peers }, (_, i) => i).filter(i => i !== inner.self)
+    return {
+      get self () { return inner.self },
+      get peers () { return inner.peers },
+      async publish (key: RoundKey, payload: Matrix, to?: readonly number[]): Promise<void> {
+        if (self.active.pause !== null && self.opts.signal?.aborted !== true) {
+          const t0 = Date.now()
+          await new Promise<void>(resolve => { self.resume.push(resolve) })
+          self.counters.pausedMs += Date.now() - t0
+        }
+        const st = self.active.straggler
+        if (st !== null) { self.counters.delayedPublishes++; await sleep(st.delayMs ?? 1000, self.opts.signal) }
+        if (self.active.garbage !== null) await self.sendGarbage()
+        const blocked = self.active.partition?.blocked ?? []
+        if (blocked.length > 0) {
+          const dest = (to ?? others()).filter(i => !blocked.includes(i))
+          self.counters.partitionDropped += (to ?? others()).length - dest.length
+          if (dest.length === 0) return
+          await inner.publish(key, payload, dest)
+          return
+        }
+        await inner.publish(key, payload, to)
+      },
+      async collect (key: RoundKey, policy: CollectPolicy): Promise<Collected> {
+        const c = await inner.collect(key, policy)
+        for (const j of self.active.partition?.blocked ?? []) {
+          if (c.results.delete(j)) self.counters.partitionDropped++
+          c.arrivalMs.delete(j)
+        }
+        // Only the rounds every peer publishes in say who is missing.
+        if (key.phase === 'forward' || key.phase === 'backward') {
+          for (let j = 0; j < self.missing.length; j++) if (j !== inner.self && !c.results.has(j)) self.missing[j]++
+          const times = [...c.arrivalMs.values()].sort((a, b) => a - b)
+          const at = times[Math.min(times.length - 1, Math.max(0, policy.threshold - 1))]
+          for (const [j, ms] of c.arrivalMs) if (j !== inner.self && at !== undefined && ms > at + 1) self.late[j] = (self.late[j] ?? 0) + 1
+        }
+        return c
+      },
+      prune (step: number): void { inner.prune(step) }
+    }
+  }
+
+  private async sendGarbage (): Promise<void> {
+    const ctx = this.joinedCtx
+    if (ctx === null) return
+    await Promise.all(ctx.members.map(async (m, j) => {
+      if (j === ctx.self) return
+      try {
+        let s = this.garbageStreams.get(j)
+        if (s === undefined || s.status !== 'open') {
+          s = await ctx.dialProtocol(m, ctx.resultsProtocol, { signal: AbortSignal.timeout(1000) })
+          this.garbageStreams.set(j, s)
+        }
+        // A well-formed length prefix around random bytes: the receiver must drop the frame,
+        // lower our score, and stay in sync.
+        const junk = randomBytes(64 + Math.floor(Math.random() * 192))
+        s.send(lengthPrefixed(junk))
+        this.counters.garbageFramesSent++
+      } catch (err) {
+        this.garbageStreams.delete(j)
+        this.log('garbage frame to %d not sent: %s', j, (err as Error).message)
+      }
+    }))
+  }
+
+  status (): Record<string, unknown> {
+    const a = this.active
+    return {
+      authorised: this.verifier !== null,
+      active: this.activeKinds(),
+      params: {
+        softError: a.softError === null ? null : { rate: a.softError.rate ?? 0.05, kind: a.softError.errorKind ?? 'gaussian', magnitude: a.softError.magnitude ?? 1, site: a.softError.site ?? 'matmul', seed: a.softError.seed },
+        straggler: a.straggler === null ? null : { delayMs: a.straggler.delayMs },
+        partition: a.partition === null ? null : { blocked: a.partition.blocked },
+        byzantine: a.byzantine === null ? null : { magnitude: a.byzantine.magnitude, seed: a.byzantine.seed }
+      },
+      injected: { softErrors: this.softErrors, byzantineResults: this.byzantineResults },
+      counters: { ...this.counters },
+      missing: [...this.missing],
+      late: [...this.late],
+      commands: this.history.slice(-32)
+    }
+  }
+
+  close (): void {
+    this.release()
+    for (const s of this.garbageStreams.values()) { try { s.abort(new Error('closing')) } catch {} }
+    this.garbageStreams.clear()
+  }
+}
+
+export function createFaultController (opts: FaultControllerOptions): FaultController {
+  return new FaultController(opts)
+}
