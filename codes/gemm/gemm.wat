@@ -1,0 +1,128 @@
+;; Float64 GEMM macro-kernel for codenet: C[mc×nc] += Ã·B̃ over packed panels.
+;;
+;; This is the source; `npm run build:wasm` (codes/gemm/build.ts) expands the two macros
+;; below and assembles two binaries into codes/gemm/wasm-binary.ts:
+;;   (FMA $acc $x $y)           $acc = $x·$y + $acc, as f64x2.relaxed_madd in the "relaxed"
+;;                              variant and as f64x2.mul + f64x2.add in the "simd" variant.
+;;   ;;#repeat u 0..3 … ;;#end  the enclosed lines once per u, with {{expr}} evaluated.
+;;
+;; Register tile: 6 rows × 4 columns of C = 12 f64x2 accumulators, plus 2 B vectors and one
+;; A vector: 15 of the 16 xmm registers (V8 keeps xmm15 as scratch), so nothing spills.
+;;
+;; Packed layouts (written by codes/gemm/pack.ts):
+;;   A micro-panel (6 rows): for each p < kc, 6 entries each stored twice, [a0 a0 a1 a1 … a5 a5]:
+;;     96 bytes per p. Storing the duplicate lets the kernel use a plain v128.load (whose offset
+;;     V8 folds into the address) instead of v128.load64_splat (which costs an extra lea each).
+;;   B micro-panel (4 columns): for each p < kc, [b0 b1 b2 b3]: 32 bytes per p.
+;; Both are zero-padded to full tiles, so edge tiles run the same kernel into a scratch tile.
+(module
+  (memory (export "memory") 1 65536)
+
+  ;; C[pc + i·ldc + 8j] += Σ_p Ã[p][i]·B̃[p][j] for the full 6×4 tile; ldc in bytes.
+  (func $micro (export "micro") (param $kc i32) (param $pa i32) (param $pb i32) (param $pc i32) (param $ldc i32)
+    (local $a v128) (local $b0 v128) (local $b1 v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128)
+    (local $c30 v128) (local $c31 v128) (local $c40 v128) (local $c41 v128) (local $c50 v128) (local $c51 v128)
+    (local $n i32) (local $row i32)
+    ;; Main loop, unrolled 4× so the pointer bumps and branch are amortised.
+    (local.set $n (i32.shr_u (local.get $kc) (i32.const 2)))
+    (if (local.get $n) (then (loop $steps4
+      ;;#repeat u 0..3
+      (local.set $b0 (v128.load offset={{u*32}} (local.get $pb)))
+      (local.set $b1 (v128.load offset={{u*32+16}} (local.get $pb)))
+      (local.set $a (v128.load offset={{u*96}} (local.get $pa)))
+      (FMA $c00 $a $b0) (FMA $c01 $a $b1)
+      (local.set $a (v128.load offset={{u*96+16}} (local.get $pa)))
+      (FMA $c10 $a $b0) (FMA $c11 $a $b1)
+      (local.set $a (v128.load offset={{u*96+32}} (local.get $pa)))
+      (FMA $c20 $a $b0) (FMA $c21 $a $b1)
+      (local.set $a (v128.load offset={{u*96+48}} (local.get $pa)))
+      (FMA $c30 $a $b0) (FMA $c31 $a $b1)
+      (local.set $a (v128.load offset={{u*96+64}} (local.get $pa)))
+      (FMA $c40 $a $b0) (FMA $c41 $a $b1)
+      (local.set $a (v128.load offset={{u*96+80}} (local.get $pa)))
+      (FMA $c50 $a $b0) (FMA $c51 $a $b1)
+      ;;#end
+      (local.set $pa (i32.add (local.get $pa) (i32.const 384)))
+      (local.set $pb (i32.add (local.get $pb) (i32.const 128)))
+      (br_if $steps4 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))
+    ;; The kc mod 4 remaining steps.
+    (local.set $n (i32.and (local.get $kc) (i32.const 3)))
+    (if (local.get $n) (then (loop $steps1
+      (local.set $b0 (v128.load (local.get $pb)))
+      (local.set $b1 (v128.load offset=16 (local.get $pb)))
+      (local.set $a (v128.load (local.get $pa)))
+      (FMA $c00 $a $b0) (FMA $c01 $a $b1)
+      (local.set $a (v128.load offset=16 (local.get $pa)))
+      (FMA $c10 $a $b0) (FMA $c11 $a $b1)
+      (local.set $a (v128.load offset=32 (local.get $pa)))
+      (FMA $c20 $a $b0) (FMA $c21 $a $b1)
+      (local.set $a (v128.load offset=48 (local.get $pa)))
+      (FMA $c30 $a $b0) (FMA $c31 $a $b1)
+      (local.set $a (v128.load offset=64 (local.get $pa)))
+      (FMA $c40 $a $b0) (FMA $c41 $a $b1)
+      (local.set $a (v128.load offset=80 (local.get $pa)))
+      (FMA $c50 $a $b0) (FMA $c51 $a $b1)
+      (local.set $pa (i32.add (local.get $pa) (i32.const 96)))
+      (local.set $pb (i32.add (local.get $pb) (i32.const 32)))
+      (br_if $steps1 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))
+    ;; C += accumulators, one row at a time.
+    (local.set $row (local.get $pc))
+    ;;#repeat r 0..5
+    (v128.store (local.get $row) (f64x2.add (v128.load (local.get $row)) (local.get $c{{r}}0)))
+    (v128.store offset=16 (local.get $row) (f64x2.add (v128.load offset=16 (local.get $row)) (local.get $c{{r}}1)))
+    (local.set $row (i32.add (local.get $row) (local.get $ldc)))
+    ;;#end
+  )
+
+  ;; C[mc×nc] (row stride ldc bytes) += packed A block (mc rows) · packed B block (nc columns).
+  ;; Loops over 6×4 tiles, B micro-panel outermost so it stays in L1 while A streams from L2.
+  ;; Partial tiles at the bottom/right edges go through the 6×4 scratch tile at $tmp.
+  (func $macro (export "macro") (param $mc i32) (param $nc i32) (param $kc i32) (param $pa i32) (param $pb i32)
+      (param $pc i32) (param $ldc i32) (param $tmp i32)
+    (local $jr i32) (local $ir i32) (local $paI i32) (local $pbJ i32) (local $pcJ i32) (local $pcIJ i32)
+    (local $mv i32) (local $nv i32) (local $i i32) (local $j i32) (local $src i32) (local $dst i32)
+    (local $aStride i32) (local $bStride i32)
+    (local.set $aStride (i32.mul (local.get $kc) (i32.const 96)))
+    (local.set $bStride (i32.mul (local.get $kc) (i32.const 32)))
+    (local.set $pbJ (local.get $pb))
+    (local.set $pcJ (local.get $pc))
+    (block $doneJ (loop $loopJ
+      (br_if $doneJ (i32.ge_s (local.get $jr) (local.get $nc)))
+      (local.set $nv (i32.sub (local.get $nc) (local.get $jr)))
+      (if (i32.gt_s (local.get $nv) (i32.const 4)) (then (local.set $nv (i32.const 4))))
+      (local.set $ir (i32.const 0))
+      (local.set $paI (local.get $pa))
+      (local.set $pcIJ (local.get $pcJ))
+      (block $doneI (loop $loopI
+        (br_if $doneI (i32.ge_s (local.get $ir) (local.get $mc)))
+        (local.set $mv (i32.sub (local.get $mc) (local.get $ir)))
+        (if (i32.gt_s (local.get $mv) (i32.const 6)) (then (local.set $mv (i32.const 6))))
+        (if (i32.and (i32.eq (local.get $mv) (i32.const 6)) (i32.eq (local.get $nv) (i32.const 4)))
+          (then (call $micro (local.get $kc) (local.get $paI) (local.get $pbJ) (local.get $pcIJ) (local.get $ldc)))
+          (else
+            ;;#repeat t 0..11
+            (v128.store offset={{t*16}} (local.get $tmp) (v128.const i64x2 0 0))
+            ;;#end
+            (call $micro (local.get $kc) (local.get $paI) (local.get $pbJ) (local.get $tmp) (i32.const 32))
+            (local.set $i (i32.const 0))
+            (loop $rows
+              (local.set $src (i32.add (local.get $tmp) (i32.shl (local.get $i) (i32.const 5))))
+              (local.set $dst (i32.add (local.get $pcIJ) (i32.mul (local.get $i) (local.get $ldc))))
+              (local.set $j (i32.const 0))
+              (loop $cols
+                (f64.store (local.get $dst) (f64.add (f64.load (local.get $dst)) (f64.load (local.get $src))))
+                (local.set $src (i32.add (local.get $src) (i32.const 8)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+                (br_if $cols (i32.lt_s (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $nv))))
+              (br_if $rows (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $mv))))))
+        (local.set $ir (i32.add (local.get $ir) (i32.const 6)))
+        (local.set $paI (i32.add (local.get $paI) (local.get $aStride)))
+        (local.set $pcIJ (i32.add (local.get $pcIJ) (i32.mul (local.get $ldc) (i32.const 6))))
+        (br $loopI)))
+      (local.set $jr (i32.add (local.get $jr) (i32.const 4)))
+      (local.set $pbJ (i32.add (local.get $pbJ) (local.get $bStride)))
+      (local.set $pcJ (i32.add (local.get $pcJ) (i32.const 32)))
+      (br $loopJ)))
+  )
+)

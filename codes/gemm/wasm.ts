@@ -1,0 +1,145 @@
+/**
+ * Loader and blocking driver for the WebAssembly SIMD GEMM kernel (source: gemm.wat).
+ *
+ * The module is compiled synchronously from the embedded bytes (wasm-binary.ts), once per
+ * instance. JS packs op(A) and op(B) straight from the caller's arrays into the instance's
+ * memory (one pass, transposes and alpha applied there), the WASM macro-kernel accumulates into
+ * a copy of C kept in the same memory, and C is copied back once at the end. The memory only
+ * grows; the packing buffers live at fixed offsets, so repeated calls allocate nothing.
+ */
+import { type Operand, packA6Dup, packB4 } from './pack.ts'
+import { GEMM_WASM_RELAXED_BASE64, GEMM_WASM_SIMD_BASE64, RELAXED_SIMD_PROBE, SIMD_PROBE } from './wasm-binary.ts'
+
+/** `relaxed`: f64x2.relaxed_madd (fused where the CPU has FMA); `simd`: f64x2.mul + f64x2.add. */
+export type WasmGemmVariant = 'relaxed' | 'simd'
+
+const MR = 6
+const NR = 4
+/** Depth of a packed block: a 6×kc A micro-panel (duplicated) plus a kc×4 B one fit in L1. */
+const KC = 256
+/** Rows of a packed A block (MC·KC·16 bytes, in L2). Multiple of MR. */
+const MC = 120
+/** Columns of a packed B block (KC·NC·8 bytes, in L3). Multiple of NR. */
+const NC = 2048
+const PAGE = 65536
+/** Scratch 6×4 tile for the edge tiles, at address 0. */
+const TMP_BYTES = 256
+/** wasm32 memory limit (65536 pages), less one page of slack. */
+const MAX_BYTES = 65535 * PAGE
+
+interface KernelExports {
+  memory: WebAssembly.Memory
+  macro: (mc: number, nc: number, kc: number, pa: number, pb: number, pc: number, ldc: number, tmp: number) => void
+}
+
+export class WasmGemmUnavailableError extends Error {
+  override name = 'WasmGemmUnavailableError'
+}
+
+/** Whether this engine validates the features the variant needs. */
+export function wasmGemmVariantSupported (variant: WasmGemmVariant): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(variant === 'relaxed' ? RELAXED_SIMD_PROBE : SIMD_PROBE)
+  } catch {
+    return false
+  }
+}
+
+/** The best variant this engine supports, or undefined without WASM SIMD. */
+export function bestWasmGemmVariant (): WasmGemmVariant | undefined {
+  if (wasmGemmVariantSupported('relaxed')) return 'relaxed'
+  if (wasmGemmVariantSupported('simd')) return 'simd'
+  return undefined
+}
+
+function decodeBase64 (text: string): Uint8Array {
+  const bin = atob(text)
+  const out = new Uint8Array(bin.length)
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
+  return out
+}
+
+const compiled = new Map<WasmGemmVariant, WebAssembly.Module>()
+
+function compile (variant: WasmGemmVariant): WebAssembly.Module {
+  let mod = compiled.get(variant)
+  if (mod === undefined) {
+    if (!wasmGemmVariantSupported(variant)) throw new WasmGemmUnavailableError(`this engine does not support WebAssembly ${variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}`)
+    mod = new WebAssembly.Module(decodeBase64(variant === 'relaxed' ? GEMM_WASM_RELAXED_BASE64 : GEMM_WASM_SIMD_BASE64) as Uint8Array<ArrayBuffer>)
+    compiled.set(variant, mod)
+  }
+  return mod
+}
+
+/** Split `total` into the fewest chunks of at most `max`, as even as possible, rounded up to `unit`. */
+function chunk (total: number, max: number, unit: number): number {
+  const parts = Math.ceil(total / max)
+  return Math.min(max, Math.ceil(Math.ceil(total / parts) / unit) * unit)
+}
+
+/** One WASM kernel instance with its own memory. Not re-entrant (it is synchronous anyway). */
+export class WasmGemm {
+  readonly variant: WasmGemmVariant
+  private readonly exports: KernelExports
+  private heap: Float64Array
+
+  constructor (variant: WasmGemmVariant) {
+    this.variant = variant
+    const instance = new WebAssembly.Instance(compile(variant), {})
+    this.exports = instance.exports as unknown as KernelExports
+    this.heap = new Float64Array(this.exports.memory.buffer)
+  }
+
+  /** Bytes of WASM memory a product of this shape needs. */
+  static bytesNeeded (m: number, n: number, k: number): number {
+    const kc = Math.min(KC, k); const nc = Math.min(NC, Math.ceil(n / NR) * NR); const mc = Math.min(MC, Math.ceil(m / MR) * MR)
+    return TMP_BYTES + kc * nc * 8 + mc * kc * 16 + m * n * 8
+  }
+
+  /** Whether the product fits in a wasm32 memory. */
+  static fits (m: number, n: number, k: number): boolean {
+    return WasmGemm.bytesNeeded(m, n, k) <= MAX_BYTES
+  }
+
+  private ensure (bytes: number): Float64Array {
+    const have = this.exports.memory.buffer.byteLength
+    if (bytes > have) {
+      if (bytes > MAX_BYTES) throw new RangeError(`gemm: ${bytes} bytes exceed the WebAssembly memory limit`)
+      this.exports.memory.grow(Math.ceil((bytes - have) / PAGE))
+    }
+    if (this.heap.buffer !== this.exports.memory.buffer) this.heap = new Float64Array(this.exports.memory.buffer)
+    return this.heap
+  }
+
+  /** C[m×n] (row-major, dense) = alpha·op(A)·op(B) + beta·C; beta 0 ignores C's old contents. */
+  run (m: number, n: number, k: number, a: Operand, b: Operand, alpha: number, beta: number, C: Float64Array): void {
+    if (m === 0 || n === 0) return
+    const kcMax = chunk(Math.max(k, 1), KC, 1)
+    const ncMax = chunk(n, NC, NR)
+    const mcMax = chunk(m, MC, MR)
+    const offB = TMP_BYTES
+    const offA = offB + kcMax * Math.ceil(ncMax / NR) * NR * 8
+    const offC = offA + Math.ceil(mcMax / MR) * MR * kcMax * 16
+    const heap = this.ensure(offC + m * n * 8)
+    const c0 = offC / 8
+    const cView = heap.subarray(c0, c0 + m * n)
+    if (beta === 0) cView.fill(0)
+    else if (beta === 1) cView.set(C)
+    else for (let i = 0; i < m * n; i++) cView[i] = beta * C[i]
+    const macro = this.exports.macro
+    const ldc = n * 8
+    for (let j0 = 0; j0 < n; j0 += ncMax) {
+      const nc = Math.min(ncMax, n - j0)
+      for (let p0 = 0; p0 < k; p0 += kcMax) {
+        const kc = Math.min(kcMax, k - p0)
+        packB4(heap, offB / 8, b, p0, kc, j0, nc)
+        for (let i0 = 0; i0 < m; i0 += mcMax) {
+          const mc = Math.min(mcMax, m - i0)
+          packA6Dup(heap, offA / 8, a, i0, mc, p0, kc, alpha)
+          macro(mc, nc, kc, offA, offB, offC + (i0 * n + j0) * 8, ldc, 0)
+        }
+      }
+    }
+    C.set(cView)
+  }
+}
