@@ -67,8 +67,19 @@ export const COMMANDS: Command[] = [
   {
     name: 'testnet',
     summary: 'P peer processes on loopback over libp2p, with live progress and a summary',
-    usage: `codenet testnet [training options] [--keep] [--json FILE] [--export-weights FILE]\ncodenet testnet down\n\n${TRAINING_OPTIONS_HELP}`,
-    run: notBuilt('testnet')
+    usage: `codenet testnet [training options] [--keep] [--json FILE] [--export-weights FILE] [--dashboard] [--dashboard-port P] [--report DIR] [--replay FILE] [--quiet]
+       codenet testnet down
+
+  --keep                run in the background and stay up after training (status, fault, dashboard); stop with \`codenet testnet down\`
+  --dashboard           serve the live dashboard on 127.0.0.1 (URL printed; any free port, or --dashboard-port P)
+  --report DIR          write summary.json, history.jsonl and SVG plots of loss/accuracy with faults marked
+  --replay FILE         inject the faults of a history.jsonl again, at the same steps and with the same seeds
+  --round-timeout-ms T  passed to every peer
+  State folder: .codenet/testnet/ (or $CODENET_TESTNET_DIR).
+  Without --error-rate, soft errors are injected at 0.001 per peer operation so correction shows; --error-rate 0 turns them off.
+
+${TRAINING_OPTIONS_HELP}`,
+    run: async (ctx) => await (await import('./commands/testnet.ts')).testnetCommand.run(ctx)
   },
   {
     name: 'job',
@@ -99,14 +110,25 @@ export const COMMANDS: Command[] = [
   {
     name: 'status',
     summary: 'peers, step, loss, accuracy and faults of the running testnet',
-    usage: 'codenet status [--json] [--watch]',
-    run: notBuilt('status')
+    usage: 'codenet status [--json] [--watch] [--interval-ms T]\n\n  --json            one JSON document (with --watch: one per line)\n  --watch           refresh every T ms (2000) until Ctrl+C',
+    run: async (ctx) => await (await import('./commands/status.ts')).statusCommand.run(ctx)
   },
   {
     name: 'fault',
     summary: 'inject a fault into the running testnet (or `fault clear`)',
-    usage: 'codenet fault <soft-error|straggler|crash|pause|partition|byzantine|garbage-frames|clear> [--peer I|all] […]',
-    run: notBuilt('fault')
+    usage: `codenet fault <soft-error|straggler|crash|pause|partition|byzantine|garbage-frames|clear> [--peer I|all] […] [--seed N] [--json]
+
+  soft-error       --rate ε (0.05) --kind gaussian|bitflip --magnitude σ (1) --step matmul|activation|hadamard|encode|decode|update|any (matmul)
+  straggler        --delay-ms T (1000): the peer waits T ms before publishing each result
+  crash            kill the peer process; --restart-after-s S restarts it (same data dir and id) after S s
+  pause            the peer stops publishing until \`fault clear\`
+  partition        --from I --to J cuts the link between I and J; without them, the peers split in halves
+  byzantine        --magnitude σ (1): the peer's results are consistently wrong (the same offset every round)
+  garbage-frames   the peer sends malformed frames on the results protocol before each result
+  clear            switch every fault off
+  --peer I|all     target peer index (as in \`codenet status\`), default all
+  --seed N         seed of the fault's random draws (recorded for --replay; random by default)`,
+    run: async (ctx) => await (await import('./commands/fault.ts')).faultCommand.run(ctx)
   },
   {
     name: 'bench',
