@@ -1,0 +1,127 @@
+/**
+ * `codenet status [--json] [--watch] [--interval-ms T]`: the running testnet's peers (index, peer
+ * id, address, state online/joining/straggling/faulty/offline, step, last result, faults) with
+ * loss, accuracy and fault totals.
+ *
+ * Live: every peer is asked over the control protocol (twice, a second apart, so the states say
+ * what is happening now; testnet/snapshot.ts). Test accuracy, the timeline and totals that must
+ * survive peer restarts come from the launcher's state.json. A finished, kept testnet (peers
+ * gone) is shown from state.json and its summary.
+ */
+import type { Command, CommandContext } from '../cli.ts'
+import { parseFlags, UsageError } from '../cli.ts'
+import { requireRunning, testnetPaths, TestnetStateError, type TestnetState } from '../state.ts'
+import { createControlClient, type ControlClient } from '../control-client.ts'
+import { formatRows, peerRows, totalsOf, networkPoint, type Status, type PeerRow, type Totals } from '../snapshot.ts'
+import { readFileSync } from 'node:fs'
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+async function poll (client: ControlClient, state: TestnetState): Promise<Array<Status | null>> {
+  return await Promise.all(state.peers.map(async p => {
+    if (p.addresses.length === 0 || p.process === 'exited' || p.process === 'stopped') return null
+    try { return await client.status(p.addresses[0], 2000) } catch { return null }
+  }))
+}
+
+export interface StatusReport {
+  testnet: { dir: string, pid: number, phase: string, startedAt: number, uptimeS: number, dashboardUrl: string | null, job: string }
+  step: number | null
+  totalSteps: number | null
+  loss: number | null
+  trainAccuracy: number | null
+  testAccuracy: number | null
+  totals: Totals
+  peers: PeerRow[]
+  events: { total: number, byType: Record<string, number> }
+  summary: unknown
+}
+
+function report (dir: string, state: TestnetState, statuses: Array<Status | null> | null, before: Array<Status | null> | null): StatusReport {
+  const live = statuses !== null && statuses.some(s => s !== null)
+  const rows = live
+    ? peerRows(state.peers.map(p => ({ slot: p.slot, peerId: p.peerId, address: p.addresses[0] ?? null, restarts: p.restarts, index: p.index })), statuses, before)
+    : state.rows.map(r => ({ ...r, state: 'offline' as const }))
+  const mon = state.monitor
+  const restarts = state.peers.reduce((a, p) => a + p.restarts, 0)
+  const liveTotals = live ? totalsOf(statuses, restarts) : null
+  const totals = { ...(mon?.totals ?? { injected: 0, detected: 0, corrected: 0, uncorrectable: 0, rollbacks: 0, repairs: 0, restarts }) }
+  if (liveTotals !== null) for (const k of Object.keys(totals) as Array<keyof Totals>) totals[k] = Math.max(totals[k], liveTotals[k])
+  const point = live ? networkPoint(statuses, Date.now() - state.startedAt) : null
+  const byType: Record<string, number> = {}
+  for (const e of mon?.events ?? []) byType[e.type] = (byType[e.type] ?? 0) + e.count
+  let summary: unknown = null
+  if (state.phase === 'done' || state.phase === 'stopped') {
+    try { summary = JSON.parse(readFileSync(`${dir}/summary.json`, 'utf8')) } catch {}
+  }
+  return {
+    testnet: { dir, pid: state.pid, phase: state.phase, startedAt: state.startedAt, uptimeS: (Date.now() - state.startedAt) / 1000, dashboardUrl: state.dashboardUrl, job: state.job },
+    step: point?.step ?? mon?.step ?? null,
+    totalSteps: state.totalSteps,
+    loss: point?.loss ?? mon?.loss ?? null,
+    trainAccuracy: point?.trainAccuracy ?? mon?.trainAccuracy ?? null,
+    testAccuracy: mon?.testAccuracy ?? null,
+    totals,
+    peers: rows,
+    events: { total: mon?.events.length ?? 0, byType },
+    summary
+  }
+}
+
+function formatReport (r: StatusReport): string {
+  const pct = (v: number | null): string => v === null ? '-' : `${(100 * v).toFixed(2)} %`
+  const t = r.totals
+  return [
+    `testnet ${r.testnet.phase} (launcher pid ${r.testnet.pid}, up ${r.testnet.uptimeS.toFixed(0)} s, state ${r.testnet.dir})${r.testnet.dashboardUrl !== null ? `  dashboard ${r.testnet.dashboardUrl}` : ''}`,
+    `step ${r.step ?? '-'}/${r.totalSteps ?? '-'}  loss ${r.loss === null ? '-' : r.loss.toFixed(4)}  train accuracy ${pct(r.trainAccuracy)}  test accuracy ${pct(r.testAccuracy)}`,
+    `faults injected ${t.injected}, detected ${t.detected}, corrected ${t.corrected}, uncorrectable ${t.uncorrectable}; rollbacks ${t.rollbacks}, repairs ${t.repairs}, restarts ${t.restarts}`,
+    '',
+    formatRows(r.peers),
+    ''
+  ].join('\n')
+}
+
+async function run (ctx: CommandContext): Promise<number> {
+  const { values } = parseFlags(ctx.argv, { json: { type: 'boolean' }, watch: { type: 'boolean' }, 'interval-ms': { type: 'string' } })
+  const interval = values['interval-ms'] === undefined ? 2000 : Number(values['interval-ms'])
+  if (!Number.isInteger(interval) || interval < 200) throw new UsageError(`--interval-ms must be a whole number ≥ 200, got '${values['interval-ms'] as string}'`)
+  const paths = testnetPaths()
+  let state: TestnetState
+  try { state = requireRunning(paths) } catch (err) {
+    if (err instanceof TestnetStateError) { ctx.stderr.write(`codenet status: ${err.message}\n`); return 1 }
+    throw err
+  }
+  const client = await createControlClient()
+  let stop = false
+  const onInt = (): void => { stop = true }
+  process.on('SIGINT', onInt)
+  try {
+    let before = await poll(client, state)
+    for (;;) {
+      await sleep(values.watch === true ? interval : 1000)
+      try { state = requireRunning(paths) } catch (err) {
+        if (err instanceof TestnetStateError) { ctx.stderr.write(`codenet status: ${err.message}\n`); return 1 }
+        throw err
+      }
+      const now = await poll(client, state)
+      const r = report(paths.dir, state, now, before)
+      before = now
+      if (values.json === true) ctx.stdout.write(`${JSON.stringify(r, null, values.watch === true ? 0 : 2)}\n`)
+      else ctx.stdout.write(`${values.watch === true && (ctx.stdout as { isTTY?: boolean }).isTTY === true ? '\u001b[H\u001b[2J' : ''}${formatReport(r)}`)
+      if (values.watch !== true || stop) return 0
+    }
+  } finally {
+    process.off('SIGINT', onInt)
+    await client.stop().catch(() => {})
+  }
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'peers, step, loss, accuracy and faults of the running testnet',
+  usage: `codenet status [--json] [--watch] [--interval-ms T]
+
+  --json            one JSON document (with --watch: one per line)
+  --watch           refresh every T ms (2000) until Ctrl+C`,
+  run
+}

@@ -1,0 +1,423 @@
+/**
+ * The testnet launcher: P `codenet peer` processes on 127.0.0.1 and the operator's view of them.
+ *
+ *   start     job.json + a fresh Ed25519 control key in the state folder; slot 0 is started
+ *             first, its printed address bootstraps the others; each slot has its own data dir
+ *             and log; every peer obeys only the control key's public half (--control-key)
+ *   monitor   once a second: each peer's status over the control protocol → rows, totals,
+ *             curves, timeline events (testnet/snapshot.ts), test accuracy from verified
+ *             checkpoints (testnet/accuracy.ts), new lines of history.jsonl, due replay entries;
+ *             state.json is rewritten so `codenet status|fault|testnet down` find everything
+ *   restart   a peer that exits with CRASH_EXIT_CODE (a `codenet fault crash`) is started again
+ *             after the crash's --restart-after-s, with the same data dir and port (same peer id,
+ *             resumes from its checkpoint); without a restart delay it stays down
+ *   finish    when every peer has exited: the peers' summaries are aggregated
+ *   stop      SIGTERM to every child, SIGKILL after a grace period, wait for all exits: no
+ *             orphans; the peers' checkpoints are written atomically, so they stay intact
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+import { logger } from '@libp2p/logger'
+import type { TrainingConfig } from '../training/config.ts'
+import { createJobSpec, jobHash } from '../protocols/job.ts'
+import type { PeerSummary } from '../node/engine.ts'
+import { CRASH_EXIT_CODE } from '../node/faults.ts'
+import { generateControlKey, saveControlKey, loadControlPrivateKey } from '../node/control-auth.ts'
+import { datasetForConfig } from '../training/simulate.ts'
+import { totalStepsOf } from '../training/peer.ts'
+import { BatchOrder } from '../training/batches.ts'
+import { createControlClient, type ControlClient } from './control-client.ts'
+import { CheckpointEvaluator } from './accuracy.ts'
+import { aggregate, networkPoint, peerRows, totalsOf, type MonitorView, type PeerRow, type Status, type TestnetSummary, type TimelineEvent } from './snapshot.ts'
+import { STATE_VERSION, writeState, type PeerSlot, type TestnetPaths, type TestnetState } from './state.ts'
+import { commandOf, injectFault, readHistory, ReplaySchedule, restartDelayFor, type HistoryEntry } from './faults.ts'
+
+export const BIN = fileURLToPath(new URL('./bin.js', import.meta.url))
+
+export class LaunchError extends Error {
+  override name = 'LaunchError'
+}
+
+export interface LaunchOptions {
+  config: TrainingConfig
+  paths: TestnetPaths
+  keep?: boolean
+  /** Recorded injections to replay (testnet/faults.ts). */
+  replay?: HistoryEntry[]
+  /** `codenet peer --round-timeout-ms`. */
+  roundTimeoutMs?: number
+  /** Give up when the peers have not joined within this long (ms). Default 120 s. */
+  joinTimeoutMs?: number
+  /** SIGTERM → SIGKILL grace, ms. Default 15 s. */
+  stopGraceMs?: number
+  pollMs?: number
+  print?: (line: string) => void
+  /** Called after every poll. */
+  onUpdate?: (view: MonitorView, rows: PeerRow[], state: TestnetState) => void
+}
+
+interface Slot extends PeerSlot {
+  child: ChildProcess | null
+  exited: Promise<void> | null
+  restartTimer: ReturnType<typeof setTimeout> | null
+  logStream: WriteStream | null
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+export class Testnet {
+  readonly opts: LaunchOptions
+  readonly paths: TestnetPaths
+  readonly state: TestnetState
+  private readonly slots: Slot[] = []
+  private client: ControlClient | null = null
+  private readonly log = logger('codenet:launch')
+  private readonly print: (line: string) => void
+  private pollTimer: ReturnType<typeof setTimeout> | null = null
+  private stopping = false
+  private readonly startedAt = Date.now()
+  private recent: Array<{ t: number, statuses: Array<Status | null> }> = []
+  private view: MonitorView
+  private lastTotals: MonitorView['totals'] | null = null
+  private historySeen = 0
+  private history: HistoryEntry[] = []
+  private evaluator: CheckpointEvaluator | null = null
+  private evaluating = false
+  private replay: ReplaySchedule | null
+  private finishedResolve!: (s: TestnetSummary | null) => void
+  readonly finished: Promise<TestnetSummary | null>
+  private summary: TestnetSummary | null = null
+  private lastRows: PeerRow[] = []
+
+  constructor (opts: LaunchOptions) {
+    this.opts = opts
+    this.paths = opts.paths
+    this.print = opts.print ?? (() => {})
+    this.replay = opts.replay !== undefined ? new ReplaySchedule(opts.replay) : null
+    const spec = createJobSpec(opts.config)
+    const order = new BatchOrder(opts.config.seed, datasetForConfig(opts.config).train.count, opts.config.batch)
+    this.state = {
+      version: STATE_VERSION,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      phase: 'starting',
+      keep: opts.keep === true,
+      peers: [],
+      dashboardUrl: null,
+      jobFile: this.paths.job,
+      job: jobHash(spec),
+      totalSteps: totalStepsOf(opts.config, order.stepsPerEpoch),
+      monitor: null,
+      rows: [],
+      error: null
+    }
+    this.view = { t: 0, step: 0, totalSteps: this.state.totalSteps, loss: null, trainAccuracy: null, testAccuracy: null, totals: { injected: 0, detected: 0, corrected: 0, uncorrectable: 0, rollbacks: 0, repairs: 0, restarts: 0 }, series: [], accuracy: [], events: [] }
+    this.finished = new Promise(resolve => { this.finishedResolve = resolve })
+  }
+
+  get monitor (): MonitorView { return this.view }
+  get rows (): PeerRow[] { return this.lastRows }
+
+  setDashboardUrl (url: string | null): void { this.state.dashboardUrl = url; this.save() }
+
+  private save (): void {
+    this.state.peers = this.slots.map(({ child: _c, exited: _e, restartTimer: _r, logStream: _l, ...p }) => p)
+    this.state.monitor = this.view
+    this.state.rows = this.lastRows
+    try { writeState(this.paths, this.state) } catch (err) { this.log.error('state not written: %s', (err as Error).message) }
+  }
+
+  /** Fresh state folder contents, then every peer process. Resolves once all are spawned. */
+  async start (): Promise<void> {
+    const P = this.opts.config.peers
+    mkdirSync(this.paths.dir, { recursive: true })
+    // A previous testnet's peers must not resume from their checkpoints into this one.
+    for (let k = 0; k < 256; k++) {
+      if (!existsSync(this.paths.slotDir(k)) && !existsSync(this.paths.slotLog(k))) continue
+      rmSync(this.paths.slotDir(k), { recursive: true, force: true })
+      for (const f of [this.paths.slotLog(k), this.paths.slotSummary(k), this.paths.slotWeights(k)]) rmSync(f, { force: true })
+    }
+    for (const f of [this.paths.history, this.paths.summary]) rmSync(f, { force: true })
+    writeFileSync(this.paths.history, '')
+    writeFileSync(this.paths.job, `${JSON.stringify(createJobSpec(this.opts.config), null, 2)}\n`)
+    saveControlKey(generateControlKey(), this.paths.key, this.paths.pub)
+    this.client = await createControlClient()
+    this.evaluator = new CheckpointEvaluator(this.opts.config, datasetForConfig(this.opts.config))
+    for (let k = 0; k < P; k++) {
+      this.slots.push({
+        slot: k, pid: null, port: null, peerId: null, index: null, addresses: [], dataDir: this.paths.slotDir(k), log: this.paths.slotLog(k),
+        summaryFile: this.paths.slotSummary(k), restarts: 0, process: 'starting', exitCode: null, child: null, exited: null, restartTimer: null, logStream: null
+      })
+    }
+    this.save()
+    this.spawnSlot(this.slots[0])
+    const until = Date.now() + 30_000
+    while (this.slots[0].addresses.length === 0) {
+      if (this.slots[0].process !== 'running' && this.slots[0].process !== 'starting') throw new LaunchError(`peer 0 exited before it listened (see ${this.slots[0].log})`)
+      if (Date.now() > until) throw new LaunchError(`peer 0 did not print its address within 30 s (see ${this.slots[0].log})`)
+      await sleep(50)
+    }
+    for (let k = 1; k < P; k++) this.spawnSlot(this.slots[k])
+    this.state.phase = 'joining'
+    this.save()
+    this.print(`started ${P} peers; state in ${this.paths.dir}`)
+    this.schedulePoll(0)
+  }
+
+  private bootstrapFor (slot: Slot): string[] {
+    return this.slots.filter(s => s !== slot && s.addresses.length > 0).map(s => s.addresses.find(a => a.includes('/127.0.0.1/')) ?? s.addresses[0])
+  }
+
+  private spawnSlot (slot: Slot): void {
+    const args = [
+      BIN, 'peer', '--job', this.paths.job, '--data-dir', slot.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${slot.port ?? 0}`, '--no-mdns',
+      '--json', slot.summaryFile, '--export-weights', this.paths.slotWeights(slot.slot), '--control-key', this.paths.pub,
+      ...this.bootstrapFor(slot).flatMap(b => ['--bootstrap', b]),
+      ...(this.opts.roundTimeoutMs !== undefined ? ['--round-timeout-ms', String(this.opts.roundTimeoutMs)] : [])
+    ]
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: process.env.CODENET_PEER_DEBUG ?? '' } })
+    slot.child = child
+    slot.pid = child.pid ?? null
+    slot.process = 'starting'
+    slot.exitCode = null
+    slot.logStream ??= createWriteStream(slot.log, { flags: 'a' })
+    const logStream = slot.logStream
+    logStream.write(`--- ${new Date().toISOString()} start (restart ${slot.restarts}): ${args.slice(1).join(' ')}\n`)
+    const onLine = (line: string): void => {
+      logStream.write(`${line}\n`)
+      const m = /listening on (\/ip4\/\S+\/tcp\/(\d+)\/p2p\/(\S+))/.exec(line)
+      if (m !== null) {
+        if (!slot.addresses.includes(m[1]) || slot.process === 'starting') {
+          slot.addresses = [m[1], ...slot.addresses.filter(a => a !== m[1])]
+          slot.port = Number(m[2])
+          slot.peerId = m[3]
+          slot.process = 'running'
+          this.save()
+        }
+      }
+    }
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', onLine)
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', onLine)
+    slot.exited = new Promise(resolve => {
+      child.on('error', (err) => { logStream.write(`spawn error: ${err.message}\n`) })
+      child.on('exit', (code, sig) => {
+        slot.child = null
+        slot.exitCode = code ?? (sig !== null ? 128 : null)
+        logStream.write(`--- exit ${code ?? sig}\n`)
+        this.onExit(slot, code, sig)
+        resolve()
+      })
+    })
+  }
+
+  private event (e: Omit<TimelineEvent, 't' | 'step'>): void {
+    this.view.events.push({ t: Date.now() - this.startedAt, step: this.view.step, ...e })
+    if (this.view.events.length > 2000) this.view.events.splice(0, this.view.events.length - 2000)
+  }
+
+  private onExit (slot: Slot, code: number | null, sig: NodeJS.Signals | null): void {
+    if (this.stopping) { slot.process = 'stopped'; this.save(); return }
+    if (code === CRASH_EXIT_CODE) {
+      this.history = this.readHistorySafe()
+      const delay = restartDelayFor(this.history, slot.index, this.startedAt)
+      this.event({ type: 'crash', peer: slot.index, count: 1, detail: `peer ${slot.index ?? `slot ${slot.slot}`} crashed on command${delay !== null ? `; restart in ${delay} s` : '; stays down'}` })
+      this.print(`peer ${slot.index ?? slot.slot} crashed${delay !== null ? `; restarting in ${delay} s` : ''}`)
+      if (delay !== null) {
+        slot.process = 'crashed'
+        slot.restartTimer = setTimeout(() => {
+          slot.restartTimer = null
+          if (this.stopping) return
+          slot.restarts++
+          this.view.totals.restarts++
+          this.event({ type: 'restart', peer: slot.index, count: 1, detail: `peer ${slot.index ?? slot.slot} restarted with its data dir` })
+          this.spawnSlot(slot)
+        }, delay * 1000)
+      } else {
+        slot.process = 'exited'
+      }
+    } else {
+      slot.process = 'exited'
+      if (code !== 0) {
+        this.event({ type: 'exit', peer: slot.index, count: 1, detail: `peer ${slot.index ?? slot.slot} exited with ${code ?? sig}` })
+        this.print(`peer ${slot.index ?? slot.slot} exited with ${code ?? sig} (log: ${slot.log})`)
+      }
+    }
+    this.save()
+    this.checkFinished()
+  }
+
+  private checkFinished (): void {
+    if (this.stopping || this.summary !== null) return
+    if (this.slots.some(s => s.child !== null || s.restartTimer !== null)) return
+    const summaries: PeerSummary[] = []
+    for (const s of this.slots) {
+      try { summaries.push(JSON.parse(readFileSync(s.summaryFile, 'utf8')) as PeerSummary) } catch {}
+    }
+    if (summaries.length === 0) {
+      this.state.phase = 'failed'
+      this.state.error = 'every peer exited without a summary (see the peer logs)'
+      this.save()
+      this.finishedResolve(null)
+      return
+    }
+    this.history = this.readHistorySafe()
+    this.summary = aggregate(summaries, {
+      wallSeconds: (Date.now() - this.startedAt) / 1000,
+      restarts: this.slots.reduce((a, s) => a + s.restarts, 0),
+      faultsInjectedByCommand: this.history.filter(e => e.kind !== 'clear').length
+    })
+    writeFileSync(this.paths.summary, `${JSON.stringify(this.summary, null, 2)}\n`)
+    this.state.phase = 'done'
+    // A last look at the final accuracy, as the peers reported it.
+    this.view.testAccuracy = this.summary.testAccuracy
+    this.view.accuracy.push({ t: Date.now() - this.startedAt, step: this.summary.steps, testAccuracy: this.summary.testAccuracy })
+    this.view.step = this.summary.steps
+    this.save()
+    this.finishedResolve(this.summary)
+  }
+
+  get finalSummary (): TestnetSummary | null { return this.summary }
+
+  private readHistorySafe (): HistoryEntry[] {
+    try { return readHistory(this.paths.history) } catch (err) { this.log.error('%s', (err as Error).message); return this.history }
+  }
+
+  private schedulePoll (ms: number): void {
+    if (this.stopping) return
+    this.pollTimer = setTimeout(() => { void this.poll().finally(() => { this.schedulePoll(this.opts.pollMs ?? 1000) }) }, ms)
+  }
+
+  private async poll (): Promise<void> {
+    const client = this.client
+    if (client === null) return
+    const statuses = await Promise.all(this.slots.map(async s => {
+      if (s.child === null || s.addresses.length === 0) return null
+      try { return await client.status(s.addresses[0], 2000) } catch { return null }
+    }))
+    if (this.stopping) return
+    const t = Date.now() - this.startedAt
+    statuses.forEach((st, k) => {
+      const slot = this.slots[k]
+      if (st === null) return
+      if (typeof st.index === 'number' && st.index >= 0) slot.index = st.index
+      if (typeof st.peerId === 'string') slot.peerId = st.peerId
+    })
+    // States compare with a poll ~3 s ago: what is happening now.
+    this.recent.push({ t, statuses })
+    while (this.recent.length > 1 && t - this.recent[0].t > 3500) this.recent.shift()
+    const before = this.recent.length > 1 ? this.recent[0].statuses : null
+    this.lastRows = peerRows(this.slots.map(s => ({ slot: s.slot, peerId: s.peerId, address: s.addresses[0] ?? null, restarts: s.restarts, index: s.index })), statuses, before)
+    const point = networkPoint(statuses, t)
+    if (this.state.phase === 'joining' && statuses.some(s => s?.phase === 'training')) { this.state.phase = 'training'; this.print('peers joined; training') }
+    if (point !== null && this.state.phase !== 'done') {
+      this.view.step = point.step
+      this.view.loss = point.loss
+      this.view.trainAccuracy = point.trainAccuracy
+      this.view.series.push(point)
+      if (this.view.series.length > 5000) this.view.series.splice(0, this.view.series.length - 5000)
+    }
+    this.view.t = t
+    if (this.state.phase !== 'done') {
+      const totals = { ...totalsOf(statuses, this.slots.reduce((a, s) => a + s.restarts, 0)) }
+      // Counters of restarted peers start again at 0: never let the network totals go down.
+      if (this.lastTotals !== null) for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] = Math.max(totals[k], this.lastTotals[k])
+      const prev = this.lastTotals
+      if (prev !== null) {
+        const diff = (k: keyof typeof totals, type: TimelineEvent['type'], what: string): void => {
+          const d = totals[k] - prev[k]
+          if (d > 0) this.event({ type, peer: null, count: d, detail: `${d} ${what}` })
+        }
+        diff('detected', 'detected', 'faults detected')
+        diff('corrected', 'corrected', 'faults corrected')
+        diff('uncorrectable', 'uncorrectable', 'uncorrectable rounds')
+        diff('rollbacks', 'rollback', 'rollbacks')
+        diff('repairs', 'repair', 'shards repaired')
+      }
+      this.lastTotals = totals
+      this.view.totals = totals
+    }
+    this.history = this.readHistorySafe()
+    for (; this.historySeen < this.history.length; this.historySeen++) {
+      const e = this.history[this.historySeen]
+      const params = Object.entries(e.params).map(([k, v]) => `${k}=${String(v)}`).join(' ')
+      this.event({ type: e.kind === 'clear' ? 'cleared' : 'injected', peer: e.target, count: 1, detail: `${e.kind} → ${e.target === 'all' ? 'all' : `peer ${e.target}`}${params !== '' ? ` (${params})` : ''} seed ${e.seed}` })
+    }
+    await this.replayDue(t)
+    void this.evaluate()
+    this.save()
+    this.opts.onUpdate?.(this.view, this.lastRows, this.state)
+    if (this.state.phase === 'joining' && t > (this.opts.joinTimeoutMs ?? 120_000)) {
+      this.state.error = `the peers did not join within ${(this.opts.joinTimeoutMs ?? 120_000) / 1000} s`
+      this.print(this.state.error)
+    }
+  }
+
+  private async replayDue (t: number): Promise<void> {
+    if (this.replay === null || this.client === null || this.state.phase !== 'training') return
+    const step = this.view.series.length > 0 ? this.view.step : null
+    for (const { n, e } of this.replay.due(t, step)) {
+      try {
+        const r = await injectFault({
+          client: this.client, key: loadControlPrivateKey(this.paths.key), state: this.state, historyFile: this.paths.history,
+          target: e.target, kind: e.kind, cmd: commandOf(e), step, replayOf: n
+        })
+        this.print(`replayed ${e.kind} → ${e.target} (seed ${e.seed}): delivered to [${r.entry.delivered.join(',')}]`)
+      } catch (err) {
+        this.print(`replay of ${e.kind} → ${e.target} failed: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  private async evaluate (): Promise<void> {
+    if (this.evaluating || this.evaluator === null || this.state.phase !== 'training') return
+    this.evaluating = true
+    try {
+      const dirs = this.slots.filter(s => s.index !== null).map(s => s.dataDir)
+      const r = await this.evaluator.evaluateNewest(dirs)
+      if (r !== null) {
+        this.view.accuracy.push({ t: Date.now() - this.startedAt, step: r.step, testAccuracy: r.testAccuracy })
+        this.view.testAccuracy = r.testAccuracy
+      }
+    } catch (err) {
+      this.log('checkpoint evaluation failed: %s', (err as Error).message)
+    } finally {
+      this.evaluating = false
+    }
+  }
+
+  /** Stop every peer: SIGTERM, then SIGKILL after the grace period; resolves when all are gone. */
+  async stop (): Promise<void> {
+    if (this.stopping) { await Promise.all(this.slots.map(async s => { await s.exited })); return }
+    this.stopping = true
+    if (this.state.phase !== 'done' && this.state.phase !== 'failed') this.state.phase = 'stopping'
+    this.save()
+    if (this.pollTimer !== null) clearTimeout(this.pollTimer)
+    for (const s of this.slots) { if (s.restartTimer !== null) { clearTimeout(s.restartTimer); s.restartTimer = null } }
+    const grace = this.opts.stopGraceMs ?? 15_000
+    await Promise.all(this.slots.map(async s => {
+      const child = s.child
+      if (child === null || s.exited === null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => { if (s.child !== null) child.kill('SIGKILL') }, grace)
+      await s.exited
+      clearTimeout(timer)
+    }))
+    for (const s of this.slots) s.logStream?.end()
+    await this.client?.stop().catch(() => {})
+    this.client = null
+    if (this.state.phase !== 'done' && this.state.phase !== 'failed') this.state.phase = 'stopped'
+    this.save()
+    if (this.summary === null) this.finishedResolve(null)
+  }
+
+  /** Mark the testnet as gone for good (the launcher is exiting). */
+  markStopped (): void {
+    this.state.phase = this.state.phase === 'done' && this.state.keep ? 'stopped' : this.state.phase === 'done' ? 'done' : 'stopped'
+    this.save()
+  }
+
+  /** Child pids (for tests and `down`). */
+  pids (): number[] { return this.slots.map(s => s.child?.pid).filter((p): p is number => p !== undefined) }
+}
