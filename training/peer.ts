@@ -96,6 +96,10 @@ export interface PeerTrainerOptions {
   timeoutMs?: number
   /** Fixed grace after the threshold is reached (ms); default: adaptive in the exchange. */
   graceMs?: number
+  /** How long verdict rounds wait for the last peers once a majority is in (ms, default 2 s). */
+  verdictGraceMs?: number
+  /** Rollbacks in a row without passing a checkpoint before training is declared stalled (default 50). */
+  maxConsecutiveRollbacks?: number
 }
 
 export interface StepTiming {
@@ -164,6 +168,11 @@ export class TrainerError extends Error {
   override name = 'TrainerError'
 }
 
+/** Every attempt since the last checkpoint was rolled back: the fault rate is beyond recovery. */
+export class StalledError extends TrainerError {
+  override name = 'StalledError'
+}
+
 /** A digest naming the job, so checkpoints of another job are refused. */
 export function jobDigest (c: TrainingConfig): string {
   return hashSeed(JSON.stringify({ ...c, epochs: null, steps: null, errorRate: 0, checkpointEvery: 0 })).toString(16)
@@ -194,6 +203,8 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
   const observer = opts.observer
   const log = opts.log ?? (() => {})
   const timeoutMs = opts.timeoutMs ?? 30_000
+  const verdictGraceMs = opts.verdictGraceMs ?? 2_000
+  const maxRollbacks = opts.maxConsecutiveRollbacks ?? 50
   const P = config.peers
   if (exchange.peers !== P) throw new TrainerError(`the exchange has ${exchange.peers} peers, the config ${P}`)
   if (self !== exchange.self) throw new TrainerError(`trainer is peer ${self} but its exchange is peer ${exchange.self}`)
@@ -223,6 +234,7 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
   let attempt = 0
   let lastGood: Checkpoint = snapshot()
   let rollbacks = 0
+  let consecutiveRollbacks = 0
   let repairs = 0
   let lastLoss = NaN
 
@@ -248,6 +260,12 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
 
   const policy = (threshold: number, want = P): CollectPolicy =>
     ({ threshold: Math.min(threshold, P), want, timeoutMs, ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}) })
+
+  /**
+   * Verdict rounds wait for every peer (up to verdictGraceMs after a majority is in): a
+   * verdict cut off by an impatient deadline would split the peers' decisions.
+   */
+  const verdictPolicy = (): CollectPolicy => ({ threshold: Math.ceil((P + 1) / 2), want: P, timeoutMs, graceMs: verdictGraceMs })
 
   async function round (key: RoundKey, payload: Matrix | null, pol: CollectPolicy, to?: readonly number[]): Promise<Collected> {
     if (payload !== null) await exchange.publish(key, payload, to)
@@ -297,7 +315,7 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
   /** Two verdict rounds: publish mine, echo the union; decide on the union of echoes. */
   async function agree (phase: string, mine: Verdict): Promise<Verdict> {
     const collectAll = async (ph: string, v: Verdict): Promise<Verdict[]> => {
-      const c = await round({ step, layer: -1, phase: ph, attempt }, encodeVerdict(v, P), policy(Math.ceil((P + 1) / 2)))
+      const c = await round({ step, layer: -1, phase: ph, attempt }, encodeVerdict(v, P), verdictPolicy())
       const out: Verdict[] = []
       for (const mtx of c.results.values()) { const d = decodeVerdict(mtx, P); if (d !== null) out.push(d) }
       return out
@@ -360,8 +378,9 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
       sketches.set(p, { rows: sketchLen, cols: 1, data: mt.data.slice(0, sketchLen) })
       biases.set(p, mt.data.slice(sketchLen))
     }
+    // Verdict indices: p = peer p's shard is off the code word; P + p = its biases are wrong.
     const flagged = new Set<number>()
-    for (const p of c.results.keys()) if (!sketches.has(p)) flagged.add(p)
+    for (const p of c.results.keys()) if (!sketches.has(p)) { flagged.add(p); flagged.add(P + p) }
     let undecidable = false
     const check = timed('decodeMs', () => {
       try { return scheme.checkShards(sketches) } catch { return { consistent: false, faulty: [], decidable: false } }
@@ -370,25 +389,28 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
     // Too few shards to judge at all (uncoded, or many missing) is not a reason to roll back.
     if (!check.decidable && !check.consistent && sketches.size > m * n) undecidable = true
     const median = biases.size > 0 ? medianVector([...biases.values()]) : new Float64Array(0)
-    for (const [p, b] of biases) if (relativeDistance(b, median) > 1e-8) flagged.add(p)
+    for (const [p, b] of biases) if (relativeDistance(b, median) > 1e-8) flagged.add(P + p)
 
     // Agree on whom to repair (majority of audit verdicts).
-    const vc = await round({ step, layer: -1, phase: 'audit-verdict', attempt }, encodeVerdict({ uncorrectable: undecidable, flagged }, P), policy(Math.ceil((P + 1) / 2)))
+    const vc = await round({ step, layer: -1, phase: 'audit-verdict', attempt }, encodeVerdict({ uncorrectable: undecidable, flagged }, 2 * P), verdictPolicy())
     const verdicts: Verdict[] = []
-    for (const mt of vc.results.values()) { const d = decodeVerdict(mt, P); if (d !== null) verdicts.push(d) }
+    for (const mt of vc.results.values()) { const d = decodeVerdict(mt, 2 * P); if (d !== null) verdicts.push(d) }
     const agreed = majorityVerdict(verdicts)
     if (agreed.uncorrectable) return null
-    const targets = [...agreed.flagged].sort((a, b) => a - b)
+    const shardTargets = [...agreed.flagged].filter(i => i < P).sort((a, b) => a - b)
+    const biasTargets = [...agreed.flagged].filter(i => i >= P).map(i => i - P)
+    const targets = [...new Set([...shardTargets, ...biasTargets])].sort((a, b) => a - b)
     if (targets.length === 0) return { repaired: [], self: false }
-    if (targets.length > P - m * n) return null
-    const amTarget = agreed.flagged.has(self)
+    if (shardTargets.length > P - m * n) return null
+    const badShard = new Set(shardTargets)
     let fixedSelf = false
-    for (let l = 0; l < L; l++) {
+    for (let l = 0; l < L && shardTargets.length > 0; l++) {
       const st = layers[l]
+      const amTarget = badShard.has(self)
       const stacked = amTarget ? null : { rows: 2 * st.shard.rows, cols: st.shard.cols, data: concat(st.shard.data, st.velocity.data) }
-      const sc = await round({ step, layer: l, phase: 'shard', attempt }, stacked, amTarget ? policy(m * n, P - targets.length) : policy(1, 1), targets)
+      const sc = await round({ step, layer: l, phase: 'shard', attempt }, stacked, amTarget ? policy(m * n, P - shardTargets.length) : policy(1, 1), shardTargets)
       if (!amTarget) continue
-      const healthy = new Map([...sc.results].filter(([p]) => !agreed.flagged.has(p)))
+      const healthy = new Map([...sc.results].filter(([p]) => !badShard.has(p)))
       try {
         const rebuilt = timed('decodeMs', () => scheme.repairShard(healthy, self))
         const half = st.shard.data.length
@@ -400,11 +422,11 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
         log(`peer ${self} step ${step}: could not repair layer ${l}: ${(err as Error).message}`)
       }
     }
-    if (amTarget) {
-      // Replicated state: take the median of the healthy peers' copies.
-      const healthyBiases = [...biases].filter(([p]) => !agreed.flagged.has(p)).map(([, b]) => b)
-      if (healthyBiases.length > 0) {
-        const med = medianVector(healthyBiases)
+    if (targets.includes(self)) {
+      // Replicated state: take the median of the other peers' copies.
+      const others = [...biases].filter(([p]) => !targets.includes(p)).map(([, b]) => b)
+      if (others.length > 0) {
+        const med = medianVector(others)
         let o = 0
         for (const st of layers) { st.bias.set(med.subarray(o, o + st.bias.length)); o += st.bias.length; st.biasVelocity.set(med.subarray(o, o + st.bias.length)); o += st.bias.length }
         fixedSelf = true
@@ -499,6 +521,7 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
       restoreFrom(lastGood)
       attempt++
       rollbacks++
+      if (++consecutiveRollbacks > maxRollbacks) throw new StalledError(`${consecutiveRollbacks} rollbacks in a row to step ${lastGood.step}: training makes no progress at this fault rate`)
       exchange.prune(Math.min(thisStep, step))
       log(`peer ${self}: rolled back from step ${thisStep} to ${lastGood.step}`)
       return { ...report, outcome: 'rolled-back', loss: NaN, correct: 0, rolledBackTo: lastGood.step, timing: { ...t } }
@@ -519,6 +542,7 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
     step++
     lastLoss = lossR.loss
     if (checkpointDue) {
+      consecutiveRollbacks = 0
       lastGood = snapshot()
       report.checkpointed = step
       exchange.prune(step)

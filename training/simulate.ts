@@ -31,7 +31,7 @@ import { loadMnist } from './mnist.ts'
 import { syntheticDataset } from './synthetic.ts'
 import { createMemoryNetwork, type MemoryNetworkOptions } from './memory-exchange.ts'
 import { createFaultInjector, type FaultSite, type ScheduledFault } from './faults.ts'
-import { createPeerTrainer, type DecodeObservation, type PeerTrainer, type StepReport, type UpdateObservation } from './peer.ts'
+import { createPeerTrainer, StalledError, type DecodeObservation, type PeerTrainer, type StepReport, type UpdateObservation } from './peer.ts'
 import { codeSummary, schemeForConfig } from './strategy.ts'
 import { initModel, type Model } from './model.ts'
 import { testAccuracy } from './evaluate.ts'
@@ -72,6 +72,10 @@ export interface SimulationSummary {
   errorModel: string
   dataset: string
   attemptedSteps: number
+  /** Steps committed (= steps unless the run stalled). */
+  completedSteps: number
+  /** Why training stopped early (too many rollbacks in a row), or null. */
+  stalled: string | null
   groundTruth: { testAccuracy: number, weightRelativeError: number }
   network: { messages: number, dropped: number, corrupted: number, delayed: number }
 }
@@ -245,9 +249,20 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
   const truthProduct = (phase: string, layer: number, input: Matrix): Matrix =>
     phase === 'forward' ? gemm(truth.w[layer], input) : gemm(truth.w[layer], input, undefined, { transA: true })
 
+  let stalled: string | null = null
   while (!trainers[0].done) {
     decodes = new Map(); updates = []
-    const reports = await Promise.all(trainers.map(t => t.step()))
+    let reports: StepReport[]
+    try {
+      reports = await Promise.all(trainers.map(t => t.step()))
+    } catch (err) {
+      if (!(err instanceof StalledError)) throw err
+      // Every peer hit the same limit in the same round; they all hold the last checkpoint.
+      stalled = err.message
+      rollbacks++
+      counters.injected = faults.injected
+      break
+    }
     attempted++
     const r0 = reports[0]
     if (reports.some(r => r.outcome !== r0.outcome || r.step !== r0.step)) {
@@ -365,6 +380,8 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
     errorModel: config.errorModel,
     dataset: dataset.name,
     attemptedSteps: attempted,
+    completedSteps: trainers[0].currentStep,
+    stalled,
     groundTruth: { testAccuracy: testAccuracy(truthModel, dataset), weightRelativeError: Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-300) },
     network: { messages: network.stats.messages, dropped: network.stats.dropped, corrupted: network.stats.corrupted, delayed: network.stats.delayed }
   }

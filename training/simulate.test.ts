@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest'
+import { trainingConfigFromFlags, type RawTrainingFlags } from './config.ts'
+import { simulate, type SimulateOptions, type SimulationResult } from './simulate.ts'
+import type { Model } from './model.ts'
+
+const base: RawTrainingFlags = { dataset: 'synthetic', model: '16-12-8-4', batch: '8', peers: '6', steps: '60', 'checkpoint-every': '10', seed: '5', lr: '0.1' }
+
+async function run (flags: RawTrainingFlags = {}, extra: Omit<SimulateOptions, 'config'> = {}): Promise<SimulationResult> {
+  return await simulate({ config: trainingConfigFromFlags({ ...base, ...flags }), ...extra })
+}
+
+function weightDistance (a: Model, b: Model): number {
+  let num = 0; let den = 0
+  a.layers.forEach((l, i) => {
+    for (let k = 0; k < l.w.data.length; k++) { num += (l.w.data[k] - b.layers[i].w.data[k]) ** 2; den += b.layers[i].w.data[k] ** 2 }
+  })
+  return Math.sqrt(num / den)
+}
+
+/** The parts of a summary that must not depend on the machine. */
+const deterministicPart = (r: SimulationResult): unknown => {
+  const { wallSeconds, timing, ...rest } = r.summary
+  return { ...rest, waitS: timing.waitS }
+}
+
+describe('simulate: fault scenarios', () => {
+  it('a clean run learns and counts nothing', async () => {
+    const r = await run()
+    expect(r.summary.testAccuracy).toBeGreaterThan(0.55)
+    expect(r.summary.faults).toEqual({ injected: 0, detected: 0, corrected: 0, uncorrectable: 0, silent: 0 })
+    expect(r.summary.rollbacks).toBe(0)
+    expect(r.summary.groundTruth.weightRelativeError).toBeLessThan(1e-10)
+  })
+
+  it('seeded exchange drops, corruptions, stragglers and soft errors are deterministic', async () => {
+    const network = { dropRate: 0.05, corruptRate: 0.03, reorderRate: 0.2, delayRate: 0.05, delayMs: 4, stragglers: { 4: 3 } }
+    const flags = { 'error-rate': '0.01' }
+    const a = await run(flags, { network })
+    const b = await run(flags, { network })
+    expect(deterministicPart(a)).toEqual(deterministicPart(b))
+    expect(weightDistance(a.model, b.model)).toBe(0)
+    expect(a.summary.network.dropped).toBeGreaterThan(0)
+    expect(a.summary.network.corrupted).toBeGreaterThan(0)
+    expect(a.summary.faults.injected).toBeGreaterThan(0)
+    expect(a.summary.faults.detected).toBeGreaterThan(0)
+    expect(a.summary.faults.silent).toBe(0)
+  })
+
+  it('finds and repairs a persistently corrupted shard', async () => {
+    const clean = await run()
+    const r = await run({}, { faultSchedule: [{ peer: 2, step: 5, site: 'update', layer: 0 }] })
+    expect(r.summary.faults.injected).toBe(1)
+    expect(r.summary.repairs).toBeGreaterThanOrEqual(1)
+    expect(r.summary.faults.silent).toBe(0)
+    expect(r.summary.rollbacks).toBe(0)
+    // The repaired network is the clean network, up to rounding.
+    expect(weightDistance(r.model, clean.model)).toBeLessThan(1e-9)
+    expect(r.trainers[2].status().repairs).toBeGreaterThanOrEqual(1)
+  })
+
+  it('repairs a peer whose local decode went wrong (its later results and update are wrong)', async () => {
+    const clean = await run()
+    const r = await run({}, { faultSchedule: [{ peer: 1, step: 7, site: 'decode', layer: 1 }] })
+    expect(r.summary.repairs).toBeGreaterThanOrEqual(1)
+    expect(r.summary.faults.silent).toBe(0)
+    expect(weightDistance(r.model, clean.model)).toBeLessThan(1e-9)
+  })
+
+  it('an uncorrectable round rolls every peer back and training still converges', async () => {
+    const clean = await run()
+    // Five of six peers publish wrong forward results in the same round: beyond any decoder.
+    const schedule = [0, 1, 2, 3, 4].map(peer => ({ peer, step: 13, site: 'matmul' as const, layer: 0 }))
+    const r = await run({}, { faultSchedule: schedule })
+    expect(r.summary.rollbacks).toBe(1)
+    expect(r.summary.faults.uncorrectable).toBeGreaterThanOrEqual(1)
+    expect(r.summary.faults.silent).toBe(0)
+    expect(r.summary.attemptedSteps).toBe(60 + 1 + (13 - 10))
+    expect(r.summary.testAccuracy).toBeGreaterThan(0.55)
+    // Replaying from the checkpoint reproduces the clean run.
+    expect(weightDistance(r.model, clean.model)).toBeLessThan(1e-9)
+  })
+
+  it.each(['gaussian', 'bitflip'])('codenet at error rate 0.01 (%s) has no silent errors', async (kind) => {
+    const clean = await run()
+    const r = await run({ 'error-rate': '0.01', 'error-kind': kind })
+    expect(r.summary.faults.injected).toBeGreaterThan(5)
+    expect(r.summary.faults.silent).toBe(0)
+    expect(r.summary.testAccuracy).toBeGreaterThan(clean.summary.testAccuracy - 0.05)
+  })
+
+  it('uncoded lets errors through silently', async () => {
+    const r = await run({ strategy: 'uncoded', 'error-rate': '0.02' })
+    expect(r.summary.faults.injected).toBeGreaterThan(0)
+    expect(r.summary.faults.silent).toBeGreaterThan(0)
+    // Its shards drifted away from the true weights, and nothing could notice.
+    expect(r.summary.groundTruth.weightRelativeError).toBeGreaterThan(1e-6)
+    expect(r.summary.repairs).toBeLessThanOrEqual(r.summary.faults.detected) // only replicated biases can be voted back
+  })
+
+  it('replication corrects single wrong replicas by vote', async () => {
+    const r = await run({ strategy: 'replication', replicas: '3', 'error-rate': '0.005' })
+    expect(r.summary.faults.injected).toBeGreaterThan(0)
+    expect(r.summary.faults.silent).toBe(0)
+    expect(r.summary.faults.corrected).toBeGreaterThan(0)
+  })
+})
