@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { type Matrix, matrix, relativeError, ShapeError } from '../matrix.ts'
@@ -124,5 +125,28 @@ describe('gemm shape checks', () => {
     expect(gemmShape(matrix(3, 2), matrix(4, 3), { transA: true, transB: true })).toEqual({ m: 2, k: 3, n: 4 })
     expect(() => gemm(matrix(2, 3), matrix(3, 2), matrix(2, 3))).toThrow(ShapeError)
     for (const kernel of FAST) expect(() => gemmWith(kernel, matrix(2, 3), matrix(2, 3))).toThrow(ShapeError)
+  })
+})
+
+describe('CODENET_GEMM selects the kernel', () => {
+  const probe = (value: string): { status: number | null, stdout: string, stderr: string } => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e',
+      `import { gemm, gemmKernelName } from ${JSON.stringify(new URL('./index.ts', import.meta.url).href)};
+       const a = { rows: 2, cols: 2, data: new Float64Array([1, 2, 3, 4]) };
+       console.log(gemmKernelName(), Array.from(gemm(a, a).data).join(','))`],
+    { env: { ...process.env, CODENET_GEMM: value }, encoding: 'utf8' })
+    return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr }
+  }
+
+  it('js forces the tiled JS kernel, wasm and auto use WASM', () => {
+    expect(probe('js').stdout).toBe('js-tiled 7,10,15,22')
+    expect(probe('wasm').stdout).toBe('wasm-simd-relaxed-fma 7,10,15,22')
+    expect(probe('auto').stdout).toBe('wasm-simd-relaxed-fma 7,10,15,22')
+  })
+
+  it('an unknown value is a clear error', () => {
+    const r = probe('fortran')
+    expect(r.status).not.toBe(0)
+    expect(r.stderr).toMatch(/GemmConfigError: CODENET_GEMM=fortran: expected wasm, js, reference or auto/)
   })
 })
