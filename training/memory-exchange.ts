@@ -80,7 +80,7 @@ interface Pending {
   reject: (e: Error) => void
 }
 
-const HISTORY = 256
+const HISTORY = 64
 
 function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)

@@ -31,8 +31,8 @@
  *             shards off the code word, the median names wrong biases; a second verdict
  *             round agrees (majority) on whom to repair; healthy peers send their shards
  *             (phase 'shard') and the repaired peer rebuilds its own with `repairShard`.
- *   checkpoint  every K steps, after an audit that found (or left, after repair) every
- *             shard consistent: the state rollbacks return to.
+ *   checkpoint  after every audit that found (or left, after repair) every shard consistent —
+ *             every K steps, and whenever a step had flagged peers: the state rollbacks return to.
  *   rollback  on an uncorrectable round every peer restores its last verified checkpoint
  *             and replays from there with attempt + 1 (fresh round keys, fresh fault draws).
  */
@@ -541,7 +541,9 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
     }
     step++
     lastLoss = lossR.loss
-    if (checkpointDue) {
+    // Every audit that passed (after its repairs) leaves a verified state: checkpoint it, so
+    // at high fault rates (audits nearly every step) a rollback loses little work.
+    if (checkpointDue || report.audited) {
       consecutiveRollbacks = 0
       lastGood = snapshot()
       report.checkpointed = step

@@ -172,13 +172,16 @@ const cloneTruth = (t: Truth): Truth => ({
 
 /** The operand most peers hold (within 1e-9 relative): what the healthy peers agreed on. */
 function consensus (ms: readonly Matrix[]): Matrix {
-  let best = ms[0]; let bestVotes = -1
+  // Usually every peer holds the same value: group against a few candidates, O(P·groups).
+  const groups: Array<{ rep: Matrix, votes: number }> = []
   for (const a of ms) {
-    let votes = 0
-    for (const b of ms) if (a.data.length === b.data.length && relativeDistance(a.data, b.data) <= 1e-9) votes++
-    if (votes > bestVotes) { bestVotes = votes; best = a }
+    const g = groups.find(c => c.rep.data === a.data || (c.rep.data.length === a.data.length && relativeDistance(a.data, c.rep.data) <= 1e-9))
+    if (g !== undefined) g.votes++
+    else groups.push({ rep: a, votes: 1 })
   }
-  return best
+  let best = groups[0]
+  for (const g of groups) if (g.votes > best.votes) best = g
+  return best.rep
 }
 
 function padTo (w: Matrix, rows: number, cols: number): Matrix {
