@@ -10,9 +10,10 @@
 ;; A vector: 15 of the 16 xmm registers (V8 keeps xmm15 as scratch), so nothing spills.
 ;;
 ;; Packed layouts (written by codes/gemm/pack.ts):
-;;   A micro-panel (6 rows): for each p < kc, 6 entries each stored twice, [a0 a0 a1 a1 … a5 a5]:
-;;     96 bytes per p. Storing the duplicate lets the kernel use a plain v128.load (whose offset
-;;     V8 folds into the address) instead of v128.load64_splat (which costs an extra lea each).
+;;   A micro-panel (6 rows): for each p < kc, [a0 a1 a2 a3 a4 a5]: 48 bytes per p. Each entry is
+;;     broadcast with f64.load + f64x2.splat (vmovsd + vmovddup on x64): V8 folds the constant
+;;     offset of f64.load into the address, where v128.load64_splat would cost an extra lea per
+;;     load, and the shuffle goes to a port the FMAs do not use.
 ;;   B micro-panel (4 columns): for each p < kc, [b0 b1 b2 b3]: 32 bytes per p.
 ;; Both are zero-padded to full tiles, so edge tiles run the same kernel into a scratch tile.
 (module
@@ -30,20 +31,20 @@
       ;;#repeat u 0..3
       (local.set $b0 (v128.load offset={{u*32}} (local.get $pb)))
       (local.set $b1 (v128.load offset={{u*32+16}} (local.get $pb)))
-      (local.set $a (v128.load offset={{u*96}} (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset={{u*48}} (local.get $pa))))
       (FMA $c00 $a $b0) (FMA $c01 $a $b1)
-      (local.set $a (v128.load offset={{u*96+16}} (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset={{u*48+8}} (local.get $pa))))
       (FMA $c10 $a $b0) (FMA $c11 $a $b1)
-      (local.set $a (v128.load offset={{u*96+32}} (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset={{u*48+16}} (local.get $pa))))
       (FMA $c20 $a $b0) (FMA $c21 $a $b1)
-      (local.set $a (v128.load offset={{u*96+48}} (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset={{u*48+24}} (local.get $pa))))
       (FMA $c30 $a $b0) (FMA $c31 $a $b1)
-      (local.set $a (v128.load offset={{u*96+64}} (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset={{u*48+32}} (local.get $pa))))
       (FMA $c40 $a $b0) (FMA $c41 $a $b1)
-      (local.set $a (v128.load offset={{u*96+80}} (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset={{u*48+40}} (local.get $pa))))
       (FMA $c50 $a $b0) (FMA $c51 $a $b1)
       ;;#end
-      (local.set $pa (i32.add (local.get $pa) (i32.const 384)))
+      (local.set $pa (i32.add (local.get $pa) (i32.const 192)))
       (local.set $pb (i32.add (local.get $pb) (i32.const 128)))
       (br_if $steps4 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))
     ;; The kc mod 4 remaining steps.
@@ -51,19 +52,19 @@
     (if (local.get $n) (then (loop $steps1
       (local.set $b0 (v128.load (local.get $pb)))
       (local.set $b1 (v128.load offset=16 (local.get $pb)))
-      (local.set $a (v128.load (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load (local.get $pa))))
       (FMA $c00 $a $b0) (FMA $c01 $a $b1)
-      (local.set $a (v128.load offset=16 (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset=8 (local.get $pa))))
       (FMA $c10 $a $b0) (FMA $c11 $a $b1)
-      (local.set $a (v128.load offset=32 (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset=16 (local.get $pa))))
       (FMA $c20 $a $b0) (FMA $c21 $a $b1)
-      (local.set $a (v128.load offset=48 (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset=24 (local.get $pa))))
       (FMA $c30 $a $b0) (FMA $c31 $a $b1)
-      (local.set $a (v128.load offset=64 (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset=32 (local.get $pa))))
       (FMA $c40 $a $b0) (FMA $c41 $a $b1)
-      (local.set $a (v128.load offset=80 (local.get $pa)))
+      (local.set $a (f64x2.splat (f64.load offset=40 (local.get $pa))))
       (FMA $c50 $a $b0) (FMA $c51 $a $b1)
-      (local.set $pa (i32.add (local.get $pa) (i32.const 96)))
+      (local.set $pa (i32.add (local.get $pa) (i32.const 48)))
       (local.set $pb (i32.add (local.get $pb) (i32.const 32)))
       (br_if $steps1 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))
     ;; C += accumulators, one row at a time.
@@ -83,7 +84,7 @@
     (local $jr i32) (local $ir i32) (local $paI i32) (local $pbJ i32) (local $pcJ i32) (local $pcIJ i32)
     (local $mv i32) (local $nv i32) (local $i i32) (local $j i32) (local $src i32) (local $dst i32)
     (local $aStride i32) (local $bStride i32)
-    (local.set $aStride (i32.mul (local.get $kc) (i32.const 96)))
+    (local.set $aStride (i32.mul (local.get $kc) (i32.const 48)))
     (local.set $bStride (i32.mul (local.get $kc) (i32.const 32)))
     (local.set $pbJ (local.get $pb))
     (local.set $pcJ (local.get $pc))

@@ -3,9 +3,8 @@
  * (GotoBLAS/BLIS style). Transposes and alpha are applied here, once per element, so the
  * kernels only ever see one layout. Edge panels are zero-padded to full tiles.
  *
- * A micro-panel of `mr` rows: for each p < kc, the mr entries op(A)[i0+q+r][p0+p], r < mr
- * (stored twice each when `dup`, as the WASM kernel wants). B micro-panel of `nr` columns:
- * for each p < kc, the nr entries op(B)[p0+p][j0+t+c], c < nr.
+ * A micro-panel of `mr` rows: for each p < kc, the mr entries alpha·op(A)[i0+q+r][p0+p], r < mr.
+ * B micro-panel of `nr` columns: for each p < kc, the nr entries op(B)[p0+p][j0+t+c], c < nr.
  */
 
 /** Rows of the stored matrix packed at a time when packing down columns (see packB4Rows). */
@@ -20,50 +19,45 @@ export interface Operand {
 }
 
 /**
- * Pack rows [i0, i0+mc) × cols [p0, p0+kc) of alpha·op(A) into ceil(mc/6) micro-panels of 6 rows,
- * every entry stored twice: 12·kc doubles per panel, starting at dst[off].
+ * Pack rows [i0, i0+mc) × cols [p0, p0+kc) of alpha·op(A) into ceil(mc/6) micro-panels of 6 rows:
+ * 6·kc doubles per panel, starting at dst[off].
  */
-export function packA6Dup (dst: Float64Array, off: number, a: Operand, i0: number, mc: number, p0: number, kc: number, alpha: number): void {
+export function packA6 (dst: Float64Array, off: number, a: Operand, i0: number, mc: number, p0: number, kc: number, alpha: number): void {
   const A = a.data; const lda = a.ld
   for (let q = 0; q < mc; q += 6) {
-    let d = off + q * kc * 2
+    let d = off + q * kc
     const rows = Math.min(6, mc - q)
     if (rows === 6 && !a.trans) {
       const s0 = (i0 + q) * lda + p0; const s1 = s0 + lda; const s2 = s1 + lda
       const s3 = s2 + lda; const s4 = s3 + lda; const s5 = s4 + lda
-      for (let p = 0; p < kc; p++, d += 12) {
-        const v0 = alpha * A[s0 + p]; const v1 = alpha * A[s1 + p]; const v2 = alpha * A[s2 + p]
-        const v3 = alpha * A[s3 + p]; const v4 = alpha * A[s4 + p]; const v5 = alpha * A[s5 + p]
-        dst[d] = v0; dst[d + 1] = v0; dst[d + 2] = v1; dst[d + 3] = v1; dst[d + 4] = v2; dst[d + 5] = v2
-        dst[d + 6] = v3; dst[d + 7] = v3; dst[d + 8] = v4; dst[d + 9] = v4; dst[d + 10] = v5; dst[d + 11] = v5
+      for (let p = 0; p < kc; p++, d += 6) {
+        dst[d] = alpha * A[s0 + p]; dst[d + 1] = alpha * A[s1 + p]; dst[d + 2] = alpha * A[s2 + p]
+        dst[d + 3] = alpha * A[s3 + p]; dst[d + 4] = alpha * A[s4 + p]; dst[d + 5] = alpha * A[s5 + p]
       }
     } else if (rows === 6) {
       continue // packed below, row-block by row-block
     } else {
       // Bottom edge: fewer than 6 rows left, the rest of the panel is zeros.
-      for (let p = 0; p < kc; p++, d += 12) {
+      for (let p = 0; p < kc; p++, d += 6) {
         for (let r = 0; r < 6; r++) {
-          const v = r < rows ? alpha * (a.trans ? A[(p0 + p) * lda + i0 + q + r] : A[(i0 + q + r) * lda + p0 + p]) : 0
-          dst[d + 2 * r] = v; dst[d + 2 * r + 1] = v
+          dst[d + r] = r < rows ? alpha * (a.trans ? A[(p0 + p) * lda + i0 + q + r] : A[(i0 + q + r) * lda + p0 + p]) : 0
         }
       }
     }
   }
-  if (a.trans) packA6DupTransRows(dst, off, A, lda, i0, mc - (mc % 6), p0, kc, alpha)
+  if (a.trans) packA6TransRows(dst, off, A, lda, i0, mc - (mc % 6), p0, kc, alpha)
 }
 
 /** The full panels of a transposed A, P_ROWS rows of the stored A at a time (see packB4Rows). */
-function packA6DupTransRows (dst: Float64Array, off: number, A: Float64Array, lda: number, i0: number, mcFull: number, p0: number, kc: number, alpha: number): void {
+function packA6TransRows (dst: Float64Array, off: number, A: Float64Array, lda: number, i0: number, mcFull: number, p0: number, kc: number, alpha: number): void {
   for (let pb = 0; pb < kc; pb += P_ROWS) {
     const pe = Math.min(kc, pb + P_ROWS)
     for (let q = 0; q < mcFull; q += 6) {
-      let d = off + q * kc * 2 + pb * 12
+      let d = off + q * kc + pb * 6
       let s = (p0 + pb) * lda + i0 + q
-      for (let p = pb; p < pe; p++, d += 12, s += lda) {
-        const v0 = alpha * A[s]; const v1 = alpha * A[s + 1]; const v2 = alpha * A[s + 2]
-        const v3 = alpha * A[s + 3]; const v4 = alpha * A[s + 4]; const v5 = alpha * A[s + 5]
-        dst[d] = v0; dst[d + 1] = v0; dst[d + 2] = v1; dst[d + 3] = v1; dst[d + 4] = v2; dst[d + 5] = v2
-        dst[d + 6] = v3; dst[d + 7] = v3; dst[d + 8] = v4; dst[d + 9] = v4; dst[d + 10] = v5; dst[d + 11] = v5
+      for (let p = pb; p < pe; p++, d += 6, s += lda) {
+        dst[d] = alpha * A[s]; dst[d + 1] = alpha * A[s + 1]; dst[d + 2] = alpha * A[s + 2]
+        dst[d + 3] = alpha * A[s + 3]; dst[d + 4] = alpha * A[s + 4]; dst[d + 5] = alpha * A[s + 5]
       }
     }
   }

@@ -7,7 +7,7 @@
  * a copy of C kept in the same memory, and C is copied back once at the end. The memory only
  * grows; the packing buffers live at fixed offsets, so repeated calls allocate nothing.
  */
-import { type Operand, packA6Dup, packB4 } from './pack.ts'
+import { type Operand, packA6, packB4 } from './pack.ts'
 import { GEMM_WASM_RELAXED_BASE64, GEMM_WASM_SIMD_BASE64, RELAXED_SIMD_PROBE, SIMD_PROBE } from './wasm-binary.ts'
 
 /** `relaxed`: f64x2.relaxed_madd (fused where the CPU has FMA); `simd`: f64x2.mul + f64x2.add. */
@@ -15,9 +15,9 @@ export type WasmGemmVariant = 'relaxed' | 'simd'
 
 const MR = 6
 const NR = 4
-/** Depth of a packed block: a 6×kc A micro-panel (duplicated) plus a kc×4 B one fit in L1. */
+/** Depth of a packed block: a 6×kc A micro-panel plus a kc×4 B one fit in L1. */
 const KC = 256
-/** Rows of a packed A block (MC·KC·16 bytes, in L2). Multiple of MR. */
+/** Rows of a packed A block (MC·KC·8 bytes, in L2). Multiple of MR. */
 const MC = 120
 /** Columns of a packed B block (KC·NC·8 bytes, in L3). Multiple of NR. */
 const NC = 2048
@@ -93,7 +93,7 @@ export class WasmGemm {
   /** Bytes of WASM memory a product of this shape needs. */
   static bytesNeeded (m: number, n: number, k: number): number {
     const kc = Math.min(KC, k); const nc = Math.min(NC, Math.ceil(n / NR) * NR); const mc = Math.min(MC, Math.ceil(m / MR) * MR)
-    return TMP_BYTES + kc * nc * 8 + mc * kc * 16 + m * n * 8
+    return TMP_BYTES + kc * nc * 8 + mc * kc * 8 + m * n * 8
   }
 
   /** Whether the product fits in a wasm32 memory. */
@@ -119,7 +119,7 @@ export class WasmGemm {
     const mcMax = chunk(m, MC, MR)
     const offB = TMP_BYTES
     const offA = offB + kcMax * Math.ceil(ncMax / NR) * NR * 8
-    const offC = offA + Math.ceil(mcMax / MR) * MR * kcMax * 16
+    const offC = offA + Math.ceil(mcMax / MR) * MR * kcMax * 8
     const heap = this.ensure(offC + m * n * 8)
     const c0 = offC / 8
     const cView = heap.subarray(c0, c0 + m * n)
@@ -135,7 +135,7 @@ export class WasmGemm {
         packB4(heap, offB / 8, b, p0, kc, j0, nc)
         for (let i0 = 0; i0 < m; i0 += mcMax) {
           const mc = Math.min(mcMax, m - i0)
-          packA6Dup(heap, offA / 8, a, i0, mc, p0, kc, alpha)
+          packA6(heap, offA / 8, a, i0, mc, p0, kc, alpha)
           macro(mc, nc, kc, offA, offB, offC + (i0 * n + j0) * 8, ldc, 0)
         }
       }
