@@ -159,7 +159,7 @@ export function peerRows (slots: readonly SlotInfo[], statuses: ReadonlyArray<St
       const faulty = newlyFlagged !== null ? newlyFlagged > 0 || newlyDropped > 0 : obs !== null && obs.observers > 0 && obs.suspect * 2 > obs.observers
       const newlyMissing = obs !== null && prev !== null && prev.observers > 0 ? obs.missing - prev.missing : 0
       const behind = med !== null && s.phase === 'training' && (num(s.step) ?? 0) < med - 2
-      const straggling = behind || newlyMissing >= 2 || active.includes('pause') || active.includes('straggler')
+      const straggling = behind || newlyMissing >= 5 || active.includes('pause') || active.includes('straggler')
       state = faulty ? 'faulty' : straggling ? 'straggling' : 'online'
     }
     return {

@@ -15,7 +15,7 @@
  * launcher.log) and returns once the peers train; it stays up after training so
  * `codenet status`, `codenet fault` and the dashboard keep working, until `codenet testnet down`.
  */
-import { copyFileSync, existsSync, openSync, closeSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import type { Command, CommandContext } from '../cli.ts'
 import { parseFlags, TRAINING_OPTIONS_HELP, UsageError } from '../cli.ts'
@@ -75,7 +75,8 @@ async function down (ctx: CommandContext, paths: TestnetPaths): Promise<number> 
 
 /** `--keep`: start the launcher detached and return once the peers train. */
 async function detach (ctx: CommandContext, paths: TestnetPaths): Promise<number> {
-  const fd = openSync(paths.launcherLog, 'a')
+  mkdirSync(paths.dir, { recursive: true })
+  const fd = openSync(paths.launcherLog, 'w')
   const child = spawn(process.execPath, [BIN, 'testnet', ...ctx.argv], { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, [SUPERVISED_ENV]: '1', CODENET_TESTNET_DIR: paths.dir } })
   closeSync(fd)
   child.unref()
@@ -152,13 +153,20 @@ async function run (ctx: CommandContext): Promise<number> {
   const quiet = values.quiet === true
   const say = (line: string): void => { if (!quiet) err.write(`${tty ? '\r\u001b[2K' : ''}[testnet] ${line}\n`) }
   const progress = quiet ? null : createProgressReporter({ stream: err, label: 'testnet', plainEvery: supervised ? 0.02 : 0.05 })
+  // A state change is printed once it held for two polls (the bar shows every poll).
+  let shownStates: string[] = []
   let lastStates: string[] = []
   let epochShown = 0
   let stepsPerEpoch = 0
   const onUpdate = (view: MonitorView, rows: PeerRow[]): void => {
     const states = rows.map(r => r.state)
+    const training = view.totalSteps === null || view.step < view.totalSteps
     rows.forEach((r, k) => {
-      if (lastStates[k] !== undefined && lastStates[k] !== r.state) say(`peer ${r.index ?? `slot ${k}`}: ${lastStates[k]} → ${r.state}${r.faults.active.length > 0 ? ` [${r.faults.active.join(',')}]` : ''}`)
+      if (shownStates[k] === undefined) { shownStates[k] = r.state; return }
+      if (training && shownStates[k] !== r.state && lastStates[k] === r.state) {
+        say(`peer ${r.index ?? `slot ${k}`}: ${shownStates[k]} → ${r.state}${r.faults.active.length > 0 ? ` [${r.faults.active.join(',')}]` : ''}`)
+        shownStates[k] = r.state
+      }
     })
     lastStates = states
     const lastAcc = view.accuracy[view.accuracy.length - 1]

@@ -121,6 +121,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     $('elapsed').textContent = secs(v.t || 0);
     $('progress').firstElementChild.style.width = (v.totalSteps ? Math.min(100, 100 * (v.step || 0) / v.totalSteps) : 0) + '%';
     $('npeers').textContent = peers.length;
+    peers = peers.slice().sort(function (a, b) { return (a.index === null ? 1e9 + a.slot : a.index) - (b.index === null ? 1e9 + b.slot : b.index) });
     $('peers').innerHTML = peers.map(function (p) {
       var f = p.faults || {};
       var bits = [];
@@ -141,7 +142,9 @@ export const DASHBOARD_HTML = `<!doctype html>
     var names = [['injected', 'injected'], ['detected', 'detected'], ['corrected', 'corrected'], ['uncorrectable', 'uncorrectable'], ['rollbacks', 'rollbacks'], ['repairs', 'repairs'], ['restarts', 'restarts']];
     $('totals').innerHTML = names.map(function (n) { return '<div id="total-' + n[0] + '"><b>' + (totals[n[0]] || 0) + '</b>' + n[1] + '</div>' }).join('');
     var series = v.series || [], acc = v.accuracy || [], events = v.events || [];
-    var maxStep = Math.max(v.totalSteps || 0, 1);
+    // The x axis follows the run (up to its total), so early steps are not squeezed into a corner.
+    var lastStep = series.length ? series[series.length - 1].step : 0;
+    var maxStep = Math.max(1, Math.min(v.totalSteps || Infinity, Math.max(50, Math.ceil(lastStep * 1.15))));
     var losses = series.map(function (p) { return p.loss }).filter(function (x) { return x !== null && isFinite(x) });
     var lossMax = losses.length ? Math.max.apply(null, losses) : 1;
     chart($('lossChart'), [{ color: 'var(--join)', points: series.map(function (p) { return [p.step, p.loss] }) }], [], events, maxStep, 0, Math.max(0.1, lossMax * 1.05));
