@@ -330,20 +330,31 @@ export class PeerEngine {
     }
   }
 
-  /** Where the other members are (median of recent positions), from their result frames. */
-  private networkPosition (): { step: number, attempt: number } | null {
-    const ps = (this.exchange?.positions() ?? []).filter((p, i): p is { step: number, attempt: number } => p !== null && i !== this.self)
-    if (ps.length < Math.ceil(this.members.length / 2)) return null
-    ps.sort((a, b) => a.step - b.step || a.attempt - b.attempt)
+  /**
+   * Where the other members are, from their newest result frames: the median (step, attempt)
+   * of the members at this peer's attempt or later. Frames of an older attempt are history (the
+   * network rolled back since), so they are ignored. Null until half the others were heard.
+   */
+  private networkPosition (myAttempt: number): { step: number, attempt: number } | null {
+    const ps = (this.exchange?.positions() ?? [])
+      .filter((p, i): p is { step: number, attempt: number } => p !== null && i !== this.self && p.attempt >= myAttempt)
+    if (ps.length < Math.ceil((this.members.length - 1) / 2)) return null
+    ps.sort((a, b) => a.attempt - b.attempt || a.step - b.step)
     return ps[Math.floor(ps.length / 2)]
   }
 
-  /** Move to the network's next step with this peer's (stale) state; the audit repairs it. */
+  /**
+   * Move to the network's next step with this peer's (stale) state when it is far behind or
+   * ahead, or when the network is on a later attempt (it rolled back while this peer was away):
+   * the stale results are flagged, and the audit repairs the shards.
+   */
   private maybeRejoin (trainer: PeerTrainer): void {
-    const pos = this.networkPosition()
-    if (pos === null || this.attempts === null) return
+    if (this.attempts === null) return
     const mine = trainer.currentStep
-    if (pos.step < mine + 3 && pos.step > mine - 3) return
+    const myAttempt = trainer.status().attempt + this.attempts.offset
+    const pos = this.networkPosition(myAttempt)
+    if (pos === null) return
+    if (pos.attempt === myAttempt && Math.abs(pos.step - mine) < 3) return
     const target = pos.step + 1
     if (target >= trainer.totalSteps) return
     const ck = trainer.checkpoint()
@@ -352,7 +363,7 @@ export class PeerEngine {
     this.attempts.offset = pos.attempt - trainer.status().attempt
     this.exchange?.prune(target)
     this.rejoins++
-    this.print(`rejoining at step ${target} (was at ${mine}; network at ${pos.step}/${pos.attempt}): stale shards, expecting repair`)
+    this.print(`rejoining at step ${target} (was at ${mine}/${myAttempt}; network at ${pos.step}/${pos.attempt}): stale shards, expecting repair`)
   }
 
   private async saveCheckpoint (trainer: PeerTrainer): Promise<void> {
@@ -432,7 +443,7 @@ export class PeerEngine {
     // A restarted peer waits to hear where the others are before it steps.
     if (this.restoredFrom !== null || this.members.some(m => (this.barrier.helloOf(m.toString())?.step ?? 0) > trainer.currentStep + 2)) {
       const until = Date.now() + 5000
-      while (this.networkPosition() === null && Date.now() < until) await sleep(50)
+      while (this.networkPosition(0) === null && Date.now() < until) await sleep(50)
       this.maybeRejoin(trainer)
     }
     while (!trainer.done) {

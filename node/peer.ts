@@ -120,3 +120,20 @@ export function dialableAddresses (node: CodenetHost): string[] {
   const rank = (a: string): number => a.includes('/127.') ? 1 : 0
   return [...new Set(out)].sort((a, b) => rank(a) - rank(b))
 }
+
+/**
+ * Ask a running peer for its status over the control protocol, from a throwaway client node
+ * (what `codenet status` builds on). `addr` must end in /p2p/<id>.
+ */
+export async function queryStatus (addr: string, opts: { timeoutMs?: number, swarmKey?: Uint8Array } = {}): Promise<Record<string, unknown>> {
+  const { generateKeyPair } = await import('@libp2p/crypto/keys')
+  const { controlRequest } = await import('../protocols/control.ts')
+  const [ma] = parseMultiaddrs('address', [addr])
+  const client = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, swarmKey: opts.swarmKey })
+  try {
+    const body = await controlRequest(async (protocol, o) => await client.dialProtocol(ma, protocol, o), 'status', undefined, { timeoutMs: opts.timeoutMs ?? 10_000 })
+    return body as Record<string, unknown>
+  } finally {
+    await client.stop()
+  }
+}

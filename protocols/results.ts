@@ -333,10 +333,11 @@ export class ResultExchange implements Exchange, Startable {
     }
   }
 
+  /** Late or repeated frames are normal on a lossy network: counted, not held against the sender. */
   private drop (index: number | null, reason: string): void {
     this.framesDropped++
     this.dropReasons[reason] = (this.dropReasons[reason] ?? 0) + 1
-    if (index !== null) {
+    if (index !== null && reason !== 'stale-step' && reason !== 'duplicate') {
       this.dropsFrom[index]++
       this.score[index] -= 1
     }

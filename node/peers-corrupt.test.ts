@@ -1,0 +1,52 @@
+/**
+ * A lying peer: one of P = 5 peer processes corrupts its partial products (gaussian soft
+ * errors at 'matmul'). The others detect and correct its results, agree on it, repair it, and
+ * the control protocol's status names it; every peer ends with the same model.
+ */
+import { describe, it, expect, afterEach } from 'vitest'
+import { tempDir, writeJob, startPeer, waitFor, weightsDistance, finish, jobFlags, PeerNet, P, LOSS_TARGET } from './testing.ts'
+import { queryStatus } from './peer.ts'
+
+const net = new PeerNet()
+afterEach(() => { net.stop() })
+
+function checkCommon (results: Array<{ summary: any, weights: any }>, steps: number): void {
+  for (const r of results) {
+    expect(r.summary.steps).toBe(steps)
+    expect(r.summary.peers).toBe(P)
+    expect(r.summary.trainLoss).toBeLessThan(LOSS_TARGET)
+    expect(r.summary.testAccuracy).toBeGreaterThan(0.6)
+    expect(r.summary.code).toMatchObject({ scheme: 'polydot', m: 2, n: 1 })
+  }
+  // Every peer decoded the same model (up to float64 rounding of independent decodes).
+  for (const r of results.slice(1)) expect(weightsDistance(results[0].weights, r.weights)).toBeLessThan(1e-9)
+  expect(new Set(results.map(r => r.summary.self)).size).toBe(P)
+}
+
+describe('a peer sending corrupted results', () => {
+  it('is detected, corrected and repaired; the status names it', async () => {
+    const STEPS = 60
+    const dir = tempDir('codenet-corrupt-')
+    const job = writeJob(dir, jobFlags(STEPS))
+    const bad = 2
+    const { peers } = await net.start(dir, job, i => i === bad ? ['--fault-rate', '0.1', '--fault-site', 'matmul'] : [])
+    const addr = (await waitFor(peers[0], /listening on (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)/))[1]
+    const badIndex = Number((await waitFor(peers[bad], /this peer is index (\d+)/))[1])
+    await waitFor(peers[0], new RegExp(`flagged \\[[0-9,]*${badIndex}`))
+    const status = await queryStatus(addr) as any
+    expect(status.peers[badIndex].flagged).toBeGreaterThan(0)
+    expect(status.faults.detected).toBeGreaterThan(0)
+    expect(status.step).toBeGreaterThan(0)
+    const results = await finish(peers)
+    checkCommon(results, STEPS)
+    expect(results[bad].summary.faults.injected).toBeGreaterThan(0)
+    for (const [i, r] of results.entries()) {
+      // A straggler cut off by the deadline plus a wrong result can leave a round uncorrectable:
+      // then every peer rolled back to the last verified checkpoint instead of accepting it.
+      if (r.summary.faults.uncorrectable > 0) expect(r.summary.rollbacks).toBeGreaterThan(0)
+      if (i === bad) continue
+      expect(r.summary.faults.detected).toBeGreaterThan(0)
+      expect(r.summary.faults.corrected).toBeGreaterThan(0)
+    }
+  }, 150_000)
+})

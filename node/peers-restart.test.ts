@@ -1,0 +1,55 @@
+/**
+ * Churn: one of P = 5 peer processes is killed (SIGKILL) mid-training and restarted with the
+ * same data dir. It keeps its peer id, restores its last checkpoint, rejoins the step the
+ * others are at, gets its stale shards repaired, and every peer finishes with the same model.
+ */
+import { describe, it, expect, afterEach } from 'vitest'
+import { tempDir, writeJob, startPeer, waitFor, weightsDistance, finish, jobFlags, PeerNet, P, LOSS_TARGET } from './testing.ts'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+const net = new PeerNet()
+afterEach(() => { net.stop() })
+
+function checkCommon (results: Array<{ summary: any, weights: any }>, steps: number): void {
+  for (const r of results) {
+    expect(r.summary.steps).toBe(steps)
+    expect(r.summary.peers).toBe(P)
+    expect(r.summary.trainLoss).toBeLessThan(LOSS_TARGET)
+    expect(r.summary.testAccuracy).toBeGreaterThan(0.6)
+    expect(r.summary.code).toMatchObject({ scheme: 'polydot', m: 2, n: 1 })
+  }
+  // Every peer decoded the same model (up to float64 rounding of independent decodes).
+  for (const r of results.slice(1)) expect(weightsDistance(results[0].weights, r.weights)).toBeLessThan(1e-9)
+  expect(new Set(results.map(r => r.summary.self)).size).toBe(P)
+}
+
+describe('a crashed peer', () => {
+  it('restarts from its data dir, rejoins, is repaired, and training finishes', async () => {
+    const STEPS = 100
+    const dir = tempDir('codenet-restart-')
+    const job = writeJob(dir, jobFlags(STEPS))
+    const { peers, boot } = await net.start(dir, job)
+    const victim = peers[3]
+    const idBefore = (await waitFor(victim, /peer (12D3\S+), job/))[1]
+    await waitFor(victim, /step 20\/100/)
+    victim.child.kill('SIGKILL')
+    await victim.exit
+    expect(readdirSync(join(dir, 'p3')).some(f => /^checkpoint-\d+\.ck$/.test(f))).toBe(true)
+    const again = startPeer('p3', dir, job, ['--bootstrap', boot])
+    net.running.push(again)
+    peers[3] = again
+    expect((await waitFor(again, /peer (12D3\S+), job/))[1]).toBe(idBefore)
+    await waitFor(again, /restored checkpoint of step \d+/)
+    await waitFor(again, /rejoining at step \d+/)
+    const results = await finish(peers)
+    checkCommon(results, STEPS)
+    expect(results[3].summary.restoredFrom).toBeGreaterThanOrEqual(20)
+    expect(results[3].summary.rejoins).toBeGreaterThanOrEqual(1)
+    // Its stale shards were detected and repaired by the others; nothing was uncorrectable.
+    for (const r of results) {
+      expect(r.summary.repairs).toBeGreaterThanOrEqual(1)
+      expect(r.summary.faults.uncorrectable).toBe(0)
+    }
+  }, 150_000)
+})
