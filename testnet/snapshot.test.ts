@@ -1,0 +1,56 @@
+import { describe, it, expect } from 'vitest'
+import { aggregate, peerRows, totalsOf, formatRows, type Status } from './snapshot.ts'
+import type { PeerSummary } from '../node/engine.ts'
+
+/** A status of peer `index` seeing `health[j]` for every peer. */
+function st (index: number, step: number, health: Array<Partial<{ flagged: number, state: string, missing: number, framesDropped: number }>>, extra: Status = {}): Status {
+  return {
+    index, peerId: `p${index}`, phase: 'training', step, totalSteps: 100, loss: 0.5, trainAccuracy: 0.8,
+    faults: { injected: 1, detected: 2, corrected: 2, uncorrectable: 0 }, rollbacks: 0, repairs: 0,
+    peers: health.map((h, j) => ({ index: j, flagged: h.flagged ?? 0, repaired: 0, framesDropped: h.framesDropped ?? 0, lastResultMs: 10, state: j === index ? 'self' : (h.state ?? 'healthy') })),
+    controller: { active: [], missing: health.map(h => h.missing ?? 0) },
+    ...extra
+  }
+}
+const slots = [0, 1, 2, 3].map(k => ({ slot: k, peerId: null, address: null, restarts: 0 }))
+
+describe('peer rows', () => {
+  it('judge each peer by what the others saw change since the earlier poll', () => {
+    const h0 = [{}, {}, {}, {}]
+    const before = [st(0, 10, h0), st(1, 10, h0), st(2, 10, h0), st(3, 10, h0)]
+    const h1 = [{}, { flagged: 3 }, { missing: 9 }, {}]
+    const now = [st(0, 20, h1), st(1, 20, h1), st(2, 20, h1), null]
+    const rows = peerRows(slots, now, before)
+    expect(rows.map(r => r.state)).toEqual(['online', 'faulty', 'straggling', 'offline'])
+    expect(rows[1].faults.flagged).toBe(3)
+    expect(rows[2].faults.missing).toBe(9)
+    // Nothing new since: the flagged peer is online again.
+    expect(peerRows(slots, now, now).map(r => r.state)).toEqual(['online', 'online', 'online', 'offline'])
+  })
+  it('a peer far behind is straggling; a joining peer is joining', () => {
+    const h = [{}, {}, {}, {}]
+    const now = [st(0, 50, h), st(1, 50, h), st(2, 40, h), { ...st(3, 0, h), phase: 'joining', index: -1 }]
+    expect(peerRows(slots, now, now).map(r => r.state)).toEqual(['online', 'online', 'straggling', 'joining'])
+  })
+  it('totals add up injections and take the best-informed peer for the rest', () => {
+    const h = [{}, {}]
+    expect(totalsOf([st(0, 1, h), st(1, 1, h, { faults: { injected: 4, detected: 7, corrected: 6, uncorrectable: 1 } }), null], 2))
+      .toEqual({ injected: 5, detected: 7, corrected: 6, uncorrectable: 1, rollbacks: 0, repairs: 0, restarts: 2 })
+    expect(formatRows(peerRows(slots.slice(0, 2), [st(0, 1, h), null], null))).toMatch(/offline/)
+  })
+})
+
+describe('aggregate', () => {
+  const s = (self: number, acc: number, detected: number): PeerSummary => ({
+    strategy: 'codenet', peers: 3, code: { scheme: 'polydot', m: 1, n: 1, recoveryThreshold: { forward: 1, backward: 1 } }, steps: 10, epochs: 1,
+    wallSeconds: 5, testAccuracy: acc, trainLoss: 0.1, faults: { injected: 1, detected, corrected: detected, uncorrectable: 0, silent: null }, rollbacks: self, repairs: 0,
+    timing: { computeS: 1, encodeS: 1, decodeS: 1, waitS: 1, stepMs: { median: 10, p95: 20 } }, bytesSent: 100, self, peerId: `p${self}`, job: 'j', restoredFrom: null,
+    rejoins: 0, attemptedSteps: 10, framesDropped: 0, verdictDisagreements: 0
+  })
+  it('sums injections and bytes, takes the max of detections and the median accuracy', () => {
+    const a = aggregate([s(2, 0.9, 3), s(0, 0.95, 5), s(1, 0.97, 4)], { wallSeconds: 9, restarts: 1, faultsInjectedByCommand: 2 })
+    expect(a).toMatchObject({ testAccuracy: 0.95, faults: { injected: 3, detected: 5, corrected: 5, silent: null }, rollbacks: 2, bytesSent: 300, wallSeconds: 9, peersFinished: 3, restarts: 1 })
+    expect(a.perPeer.map(p => p.self)).toEqual([0, 1, 2])
+    expect(() => aggregate([], { wallSeconds: 0, restarts: 0, faultsInjectedByCommand: 0 })).toThrow(/no peer/)
+  })
+})
