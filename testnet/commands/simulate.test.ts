@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest'
+import { PassThrough } from 'node:stream'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { main } from '../cli.ts'
+
+async function run (argv: string[]): Promise<{ code: number, out: string, err: string }> {
+  const stdout = new PassThrough(); const stderr = new PassThrough()
+  let out = ''; let err = ''
+  stdout.on('data', (d: Buffer) => { out += d.toString() })
+  stderr.on('data', (d: Buffer) => { err += d.toString() })
+  const code = await main(argv, { stdout, stderr })
+  return { code, out, err }
+}
+
+const small = ['--dataset', 'synthetic', '--model', '20-16-8-4', '--batch', '8', '--steps', '40', '--checkpoint-every', '10']
+
+describe('codenet simulate', () => {
+  it('writes the summary JSON and weights that evaluate to the same accuracy', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codenet-sim-'))
+    const json = join(dir, 'summary.json'); const weights = join(dir, 'weights.json')
+    const r = await run(['simulate', ...small, '--json', json, '--export-weights', weights])
+    expect(r.code).toBe(0)
+    expect(r.out).toContain('test accuracy')
+    expect(r.err).toContain('step 40/40')
+    const s = JSON.parse(readFileSync(json, 'utf8'))
+    for (const k of ['strategy', 'peers', 'code', 'steps', 'epochs', 'wallSeconds', 'testAccuracy', 'trainLoss', 'faults', 'rollbacks', 'repairs', 'timing', 'bytesSent']) expect(s).toHaveProperty(k)
+    expect(s.code).toMatchObject({ scheme: 'polydot', m: 2, n: 1, recoveryThreshold: { forward: 2, backward: 3 } })
+    expect(Object.keys(s.faults).sort()).toEqual(['corrected', 'detected', 'injected', 'silent', 'uncorrectable'])
+    expect(Object.keys(s.timing).sort()).toEqual(['computeS', 'decodeS', 'encodeS', 'stepMs', 'waitS'])
+    const w = JSON.parse(readFileSync(weights, 'utf8'))
+    expect(w.activation).toBe('relu')
+    expect(w.layers.map((l: { rows: number, cols: number }) => [l.rows, l.cols])).toEqual([[16, 20], [8, 16], [4, 8]])
+    expect(w.layers[0].weights).toHaveLength(16 * 20)
+    expect(w.layers[0].bias).toHaveLength(16)
+    const e = await run(['simulate', '--evaluate-weights', weights, '--dataset', 'synthetic', '--model', '20-16-8-4'])
+    expect(e.code).toBe(0)
+    expect(JSON.parse(e.out).testAccuracy).toBe(s.testAccuracy)
+  })
+
+  it('rejects bad flags and bad weight files with a clear message', async () => {
+    const r = await run(['simulate', '--peers', 'many'])
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(/--peers must be a whole number/)
+    const u = await run(['simulate', '--frobnicate'])
+    expect(u.code).toBe(2)
+    const dir = mkdtempSync(join(tmpdir(), 'codenet-sim-'))
+    const bad = join(dir, 'bad.json')
+    writeFileSync(bad, JSON.stringify({ activation: 'relu', layers: [{ rows: 2, cols: 3, weights: [1], bias: [0, 0] }] }))
+    const e = await run(['simulate', '--evaluate-weights', bad, '--dataset', 'synthetic', '--model', '3-2'])
+    expect(e.code).toBe(1)
+    expect(e.err).toMatch(/weights must have rows·cols = 6 numbers/)
+    const missing = await run(['simulate', '--evaluate-weights', join(dir, 'nope.json')])
+    expect(missing.code).toBe(1)
+    expect(missing.err).toMatch(/cannot read weights file/)
+  })
+})
