@@ -110,7 +110,7 @@ describe('codenet testnet --keep + fault + status + dashboard', () => {
     expect(seen.peers.find(r => r.index === 1)?.faults.active).toContain('byzantine')
 
     if (browser !== null) {
-      await browser.page.waitForFunction(() => [...document.querySelectorAll('#timeline li[data-type=injected]')].some(li => li.textContent?.includes('byzantine')), undefined, { timeout: 30_000 })
+      await browser.page.waitForFunction(() => Array.from(document.querySelectorAll('#timeline li[data-type=injected]'), li => li.textContent ?? '').some(t => t.includes('byzantine')), undefined, { timeout: 30_000 })
       await browser.page.waitForFunction(() => document.querySelectorAll('#timeline li[data-type=crash]').length > 0, undefined, { timeout: 30_000 })
       expect(await browser.page.locator('#peers .peer').count()).toBe(4)
       await browser.page.screenshot({ path: DOCS_PNG, fullPage: true })
