@@ -150,3 +150,19 @@ describe('CODENET_GEMM selects the kernel', () => {
     expect(r.stderr).toMatch(/GemmConfigError: CODENET_GEMM=fortran: expected wasm, js, reference or auto/)
   })
 })
+
+describe('WASM operand packing paths', () => {
+  it('packing from JS (large operands) and in WASM (small ones) give the same products', () => {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const m = 131; const k = 263; const n = 37
+      const a = transA ? random(k, m, 1) : random(m, k, 1)
+      const b = transB ? random(n, k, 2) : random(k, n, 2)
+      const want = gemmWith('reference', a, b, undefined, { transA, transB, alpha: 0.5 })
+      for (const rawCopyMaxEntries of [0, 1 << 30]) {
+        const c = new Float64Array(m * n)
+        new WasmGemm('relaxed', { rawCopyMaxEntries }).run(m, n, k, { data: a.data, ld: a.cols, trans: transA }, { data: b.data, ld: b.cols, trans: transB }, 0.5, 0, c)
+        expect(relativeError(matrix(m, n, c), want)).toBeLessThan(1e-13)
+      }
+    }
+  })
+})

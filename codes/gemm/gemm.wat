@@ -9,7 +9,7 @@
 ;; Register tile: 6 rows × 4 columns of C = 12 f64x2 accumulators, plus 2 B vectors and one
 ;; A vector: 15 of the 16 xmm registers (V8 keeps xmm15 as scratch), so nothing spills.
 ;;
-;; Packed layouts (written by codes/gemm/pack.ts):
+;; Packed layouts (written by $packA and $packB below):
 ;;   A micro-panel (6 rows): for each p < kc, [a0 a1 a2 a3 a4 a5]: 48 bytes per p. Each entry is
 ;;     broadcast with f64.load + f64x2.splat (vmovsd + vmovddup on x64): V8 folds the constant
 ;;     offset of f64.load into the address, where v128.load64_splat would cost an extra lea per
@@ -125,5 +125,125 @@
       (local.set $pbJ (i32.add (local.get $pbJ) (local.get $bStride)))
       (local.set $pcJ (i32.add (local.get $pcJ) (i32.const 32)))
       (br $loopJ)))
+  )
+
+  ;; Packing, from operands copied raw into this memory. op(A)[i][p] is at $src + i·$si + p·$sp
+  ;; (bytes; a transpose just swaps the strides), $src pointing at op(A)[i0][p0]. Writes the
+  ;; 6-row micro-panels of alpha·op(A)[0..mc)[0..kc), zero-padded to a multiple of 6 rows.
+  ;; Goes 16 values of p at a time across all panels: walking one panel down all kc values with a
+  ;; power-of-two row stride would land every line in the same L1 set and miss on each load.
+  (func $packA (export "packA") (param $src i32) (param $si i32) (param $sp i32) (param $mc i32) (param $kc i32)
+      (param $alpha f64) (param $dst i32)
+    (local $pb i32) (local $pe i32) (local $q i32) (local $p i32) (local $s i32) (local $d i32) (local $rows i32)
+    (local $r i32) (local $si2 i32) (local $si3 i32) (local $si4 i32) (local $si5 i32) (local $av v128)
+    (local.set $si2 (i32.shl (local.get $si) (i32.const 1)))
+    (local.set $si3 (i32.add (local.get $si2) (local.get $si)))
+    (local.set $si4 (i32.shl (local.get $si) (i32.const 2)))
+    (local.set $si5 (i32.add (local.get $si4) (local.get $si)))
+    (local.set $av (f64x2.splat (local.get $alpha)))
+    (block $doneP (loop $loopP
+      (br_if $doneP (i32.ge_s (local.get $pb) (local.get $kc)))
+      (local.set $pe (i32.add (local.get $pb) (i32.const 16)))
+      (if (i32.gt_s (local.get $pe) (local.get $kc)) (then (local.set $pe (local.get $kc))))
+      (local.set $q (i32.const 0))
+      (block $doneQ (loop $loopQ
+        (br_if $doneQ (i32.ge_s (local.get $q) (local.get $mc)))
+        (local.set $rows (i32.sub (local.get $mc) (local.get $q)))
+        (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (local.get $q) (local.get $si))) (i32.mul (local.get $pb) (local.get $sp))))
+        (local.set $d (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $q) (local.get $kc)) (i32.mul (local.get $pb) (i32.const 6))) (i32.const 3))))
+        (local.set $p (local.get $pb))
+        (if (i32.ge_s (local.get $rows) (i32.const 6))
+          (then
+            (if (i32.eq (local.get $si) (i32.const 8))
+              (then ;; transposed A: the 6 values are contiguous
+                (loop $contig
+                  (v128.store (local.get $d) (f64x2.mul (local.get $av) (v128.load (local.get $s))))
+                  (v128.store offset=16 (local.get $d) (f64x2.mul (local.get $av) (v128.load offset=16 (local.get $s))))
+                  (v128.store offset=32 (local.get $d) (f64x2.mul (local.get $av) (v128.load offset=32 (local.get $s))))
+                  (local.set $s (i32.add (local.get $s) (local.get $sp)))
+                  (local.set $d (i32.add (local.get $d) (i32.const 48)))
+                  (br_if $contig (i32.lt_s (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $pe)))))
+              (else
+                (loop $strided
+                  (f64.store (local.get $d) (f64.mul (local.get $alpha) (f64.load (local.get $s))))
+                  (f64.store offset=8 (local.get $d) (f64.mul (local.get $alpha) (f64.load (i32.add (local.get $s) (local.get $si)))))
+                  (f64.store offset=16 (local.get $d) (f64.mul (local.get $alpha) (f64.load (i32.add (local.get $s) (local.get $si2)))))
+                  (f64.store offset=24 (local.get $d) (f64.mul (local.get $alpha) (f64.load (i32.add (local.get $s) (local.get $si3)))))
+                  (f64.store offset=32 (local.get $d) (f64.mul (local.get $alpha) (f64.load (i32.add (local.get $s) (local.get $si4)))))
+                  (f64.store offset=40 (local.get $d) (f64.mul (local.get $alpha) (f64.load (i32.add (local.get $s) (local.get $si5)))))
+                  (local.set $s (i32.add (local.get $s) (local.get $sp)))
+                  (local.set $d (i32.add (local.get $d) (i32.const 48)))
+                  (br_if $strided (i32.lt_s (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $pe)))))))
+          (else ;; bottom edge: the rows past mc are zeros
+            (loop $edge
+              (local.set $r (i32.const 0))
+              (loop $edgeRow
+                (f64.store (i32.add (local.get $d) (i32.shl (local.get $r) (i32.const 3)))
+                  (if (result f64) (i32.lt_s (local.get $r) (local.get $rows))
+                    (then (f64.mul (local.get $alpha) (f64.load (i32.add (local.get $s) (i32.mul (local.get $r) (local.get $si))))))
+                    (else (f64.const 0))))
+                (br_if $edgeRow (i32.lt_s (local.tee $r (i32.add (local.get $r) (i32.const 1))) (i32.const 6))))
+              (local.set $s (i32.add (local.get $s) (local.get $sp)))
+              (local.set $d (i32.add (local.get $d) (i32.const 48)))
+              (br_if $edge (i32.lt_s (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $pe))))))
+        (local.set $q (i32.add (local.get $q) (i32.const 6)))
+        (br $loopQ)))
+      (local.set $pb (local.get $pe))
+      (br $loopP)))
+  )
+
+  ;; op(B)[p][j] is at $src + p·$sp + j·$sj, $src pointing at op(B)[p0][j0]. Writes the 4-column
+  ;; micro-panels of op(B)[0..kc)[0..nc), zero-padded to a multiple of 4 columns; same p blocking.
+  (func $packB (export "packB") (param $src i32) (param $sp i32) (param $sj i32) (param $kc i32) (param $nc i32) (param $dst i32)
+    (local $pb i32) (local $pe i32) (local $t i32) (local $p i32) (local $s i32) (local $d i32) (local $cols i32)
+    (local $c i32) (local $sj2 i32) (local $sj3 i32)
+    (local.set $sj2 (i32.shl (local.get $sj) (i32.const 1)))
+    (local.set $sj3 (i32.add (local.get $sj2) (local.get $sj)))
+    (block $doneP (loop $loopP
+      (br_if $doneP (i32.ge_s (local.get $pb) (local.get $kc)))
+      (local.set $pe (i32.add (local.get $pb) (i32.const 16)))
+      (if (i32.gt_s (local.get $pe) (local.get $kc)) (then (local.set $pe (local.get $kc))))
+      (local.set $t (i32.const 0))
+      (block $doneT (loop $loopT
+        (br_if $doneT (i32.ge_s (local.get $t) (local.get $nc)))
+        (local.set $cols (i32.sub (local.get $nc) (local.get $t)))
+        (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (local.get $t) (local.get $sj))) (i32.mul (local.get $pb) (local.get $sp))))
+        (local.set $d (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $kc)) (i32.shl (local.get $pb) (i32.const 2))) (i32.const 3))))
+        (local.set $p (local.get $pb))
+        (if (i32.ge_s (local.get $cols) (i32.const 4))
+          (then
+            (if (i32.eq (local.get $sj) (i32.const 8))
+              (then ;; untransposed B: the 4 values are contiguous
+                (loop $contig
+                  (v128.store (local.get $d) (v128.load (local.get $s)))
+                  (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))
+                  (local.set $s (i32.add (local.get $s) (local.get $sp)))
+                  (local.set $d (i32.add (local.get $d) (i32.const 32)))
+                  (br_if $contig (i32.lt_s (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $pe)))))
+              (else
+                (loop $strided
+                  (f64.store (local.get $d) (f64.load (local.get $s)))
+                  (f64.store offset=8 (local.get $d) (f64.load (i32.add (local.get $s) (local.get $sj))))
+                  (f64.store offset=16 (local.get $d) (f64.load (i32.add (local.get $s) (local.get $sj2))))
+                  (f64.store offset=24 (local.get $d) (f64.load (i32.add (local.get $s) (local.get $sj3))))
+                  (local.set $s (i32.add (local.get $s) (local.get $sp)))
+                  (local.set $d (i32.add (local.get $d) (i32.const 32)))
+                  (br_if $strided (i32.lt_s (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $pe)))))))
+          (else ;; right edge: the columns past nc are zeros
+            (loop $edge
+              (local.set $c (i32.const 0))
+              (loop $edgeCol
+                (f64.store (i32.add (local.get $d) (i32.shl (local.get $c) (i32.const 3)))
+                  (if (result f64) (i32.lt_s (local.get $c) (local.get $cols))
+                    (then (f64.load (i32.add (local.get $s) (i32.mul (local.get $c) (local.get $sj)))))
+                    (else (f64.const 0))))
+                (br_if $edgeCol (i32.lt_s (local.tee $c (i32.add (local.get $c) (i32.const 1))) (i32.const 4))))
+              (local.set $s (i32.add (local.get $s) (local.get $sp)))
+              (local.set $d (i32.add (local.get $d) (i32.const 32)))
+              (br_if $edge (i32.lt_s (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $pe))))))
+        (local.set $t (i32.add (local.get $t) (i32.const 4)))
+        (br $loopT)))
+      (local.set $pb (local.get $pe))
+      (br $loopP)))
   )
 )

@@ -2,9 +2,10 @@
  * Loader and blocking driver for the WebAssembly SIMD GEMM kernel (source: gemm.wat).
  *
  * The module is compiled synchronously from the embedded bytes (wasm-binary.ts), once per
- * instance. JS packs op(A) and op(B) straight from the caller's arrays into the instance's
- * memory (one pass, transposes and alpha applied there), the WASM macro-kernel accumulates into
- * a copy of C kept in the same memory, and C is copied back once at the end. The memory only
+ * process. Operands that fit in L2 are copied in raw and packed by the module (SIMD); larger
+ * ones are packed from JS straight out of the caller's array (one pass). Transposes and alpha
+ * are applied while packing. The WASM macro-kernel accumulates into a copy of C kept in the
+ * same memory, and C is copied back once at the end. The memory only
  * grows; the packing buffers live at fixed offsets, so repeated calls allocate nothing.
  */
 import { type Operand, packA6, packB4 } from './pack.ts'
@@ -24,12 +25,21 @@ const NC = 2048
 const PAGE = 65536
 /** Scratch 6×4 tile for the edge tiles, at address 0. */
 const TMP_BYTES = 256
+/**
+ * Operands up to this many entries are copied in raw and packed by the module; larger ones are
+ * packed from JS straight out of the caller's array. The raw copy is one memcpy and the WASM
+ * packing is several times faster than JS, but for an operand that does not fit in L2 the extra
+ * round trip through memory costs more than it saves (measured: 1024×1024·1024×32).
+ */
+export const RAW_COPY_MAX_ENTRIES = 1 << 18
 /** wasm32 memory limit (65536 pages), less one page of slack. */
 const MAX_BYTES = 65535 * PAGE
 
 interface KernelExports {
   memory: WebAssembly.Memory
   macro: (mc: number, nc: number, kc: number, pa: number, pb: number, pc: number, ldc: number, tmp: number) => void
+  packA: (src: number, si: number, sp: number, mc: number, kc: number, alpha: number, dst: number) => void
+  packB: (src: number, sp: number, sj: number, kc: number, nc: number, dst: number) => void
 }
 
 export class WasmGemmUnavailableError extends Error {
@@ -83,8 +93,11 @@ export class WasmGemm {
   private readonly exports: KernelExports
   private heap: Float64Array
 
-  constructor (variant: WasmGemmVariant) {
+  private readonly rawCopyMax: number
+
+  constructor (variant: WasmGemmVariant, opts: { rawCopyMaxEntries?: number } = {}) {
     this.variant = variant
+    this.rawCopyMax = opts.rawCopyMaxEntries ?? RAW_COPY_MAX_ENTRIES
     const instance = new WebAssembly.Instance(compile(variant), {})
     this.exports = instance.exports as unknown as KernelExports
     this.heap = new Float64Array(this.exports.memory.buffer)
@@ -93,7 +106,8 @@ export class WasmGemm {
   /** Bytes of WASM memory a product of this shape needs. */
   static bytesNeeded (m: number, n: number, k: number): number {
     const kc = Math.min(KC, k); const nc = Math.min(NC, Math.ceil(n / NR) * NR); const mc = Math.min(MC, Math.ceil(m / MR) * MR)
-    return TMP_BYTES + kc * nc * 8 + mc * kc * 8 + m * n * 8
+    const raw = (m * k <= RAW_COPY_MAX_ENTRIES ? m * k : 0) + (k * n <= RAW_COPY_MAX_ENTRIES ? k * n : 0)
+    return TMP_BYTES + kc * nc * 8 + mc * kc * 8 + (m * n + raw) * 8
   }
 
   /** Whether the product fits in a wasm32 memory. */
@@ -120,22 +134,32 @@ export class WasmGemm {
     const offB = TMP_BYTES
     const offA = offB + kcMax * Math.ceil(ncMax / NR) * NR * 8
     const offC = offA + Math.ceil(mcMax / MR) * MR * kcMax * 8
-    const heap = this.ensure(offC + m * n * 8)
+    const aRaw = m * k <= this.rawCopyMax; const bRaw = k * n <= this.rawCopyMax
+    const offARaw = offC + m * n * 8
+    const offBRaw = offARaw + (aRaw ? m * k * 8 : 0)
+    const heap = this.ensure(offBRaw + (bRaw ? k * n * 8 : 0))
+    if (aRaw) heap.set(a.data.subarray(0, m * k), offARaw / 8)
+    if (bRaw) heap.set(b.data.subarray(0, k * n), offBRaw / 8)
     const c0 = offC / 8
     const cView = heap.subarray(c0, c0 + m * n)
     if (beta === 0) cView.fill(0)
     else if (beta === 1) cView.set(C)
     else for (let i = 0; i < m * n; i++) cView[i] = beta * C[i]
-    const macro = this.exports.macro
+    // Byte strides of op(A)[i][p] along i and p, and of op(B)[p][j] along p and j.
+    const aSi = a.trans ? 8 : a.ld * 8; const aSp = a.trans ? a.ld * 8 : 8
+    const bSp = b.trans ? 8 : b.ld * 8; const bSj = b.trans ? b.ld * 8 : 8
+    const { macro, packA, packB } = this.exports
     const ldc = n * 8
     for (let j0 = 0; j0 < n; j0 += ncMax) {
       const nc = Math.min(ncMax, n - j0)
       for (let p0 = 0; p0 < k; p0 += kcMax) {
         const kc = Math.min(kcMax, k - p0)
-        packB4(heap, offB / 8, b, p0, kc, j0, nc)
+        if (bRaw) packB(offBRaw + p0 * bSp + j0 * bSj, bSp, bSj, kc, nc, offB)
+        else packB4(heap, offB / 8, b, p0, kc, j0, nc)
         for (let i0 = 0; i0 < m; i0 += mcMax) {
           const mc = Math.min(mcMax, m - i0)
-          packA6(heap, offA / 8, a, i0, mc, p0, kc, alpha)
+          if (aRaw) packA(offARaw + i0 * aSi + p0 * aSp, aSi, aSp, mc, kc, alpha, offA)
+          else packA6(heap, offA / 8, a, i0, mc, p0, kc, alpha)
           macro(mc, nc, kc, offA, offB, offC + (i0 * n + j0) * 8, ldc, 0)
         }
       }
