@@ -62,7 +62,7 @@ function wasm (): WasmGemm {
  * Below this many multiply-adds (m·n·k) the JS kernel is used even when WASM is available:
  * copying C in and out of WASM memory costs more than the SIMD gains on tiny products.
  */
-export const WASM_MIN_WORK = 1024
+export const WASM_MIN_WORK = 512
 
 function chooseKernel (m: number, n: number, k: number): GemmKernelKind {
   if (forced !== undefined) return forced
