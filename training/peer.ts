@@ -7,7 +7,8 @@
  *   await t.step()               one training step → StepReport (collective: every peer must call it)
  *   t.checkpoint()               this peer's state as a Checkpoint (serializeCheckpoint → bytes for disk)
  *   t.restore(checkpoint)        load a Checkpoint (refused when it belongs to another job or peer)
- *   await t.decodedWeights()     the uncoded model, decoded from every peer's shards (collective round 'weights')
+ *   await t.decodedWeights()     the uncoded model: a final audit (+ repairs), then every peer's shards are
+ *                                decoded (collective rounds 'audit', 'audit-verdict', 'shard', 'weights')
  *   t.decodeModelFrom(shards)    the same, from shards gathered by other means (Map peer → per-layer shard)
  *   t.shards()                   this peer's coded shards, per layer
  *   t.currentStep, t.done        steps completed; whether training is over
@@ -578,6 +579,9 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
     checkpoint: () => cloneCheckpoint(snapshot()),
     restore: (c: Checkpoint) => { restoreFrom(c); lastGood = cloneCheckpoint(c) },
     async decodedWeights () {
+      // A last audit first: a shard corrupted in the final step has had no later round to
+      // be flagged in. An undecidable audit is left to decodeWeights to report.
+      await audit()
       const all = new Map<number, Matrix[]>()
       for (let l = 0; l < L; l++) {
         const c = await round({ step, layer: l, phase: 'weights', attempt }, layers[l].shard, policy(m * n))

@@ -347,7 +347,10 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
     })
   }
 
+  const selfRepairs = (): number => trainers.reduce((n, t) => n + t.status().repairs, 0)
+  const repairedBefore = selfRepairs()
   const decoded = await Promise.all(trainers.map(t => t.decodedWeights()))
+  repairs += selfRepairs() - repairedBefore // the final audit's repairs
   const model = decoded[0]
   const truthModel: Model = { activation: config.activation, layers: truth.w.map((w, l) => ({ w, b: truth.b[l] })) }
   let num = 0; let den = 0

@@ -41,10 +41,19 @@ if (values['extra-bitflip'] !== '' && !values.kinds.split(',').includes('bitflip
 }
 
 const results: SimulationSummary[] = []
+const failures: string[] = []
 for (const r of runs) {
   const config = trainingConfigFromFlags({ ...base, strategy: r.strategy, 'error-rate': String(r.rate), 'error-kind': r.kind })
   process.stderr.write(`${r.strategy} ${r.kind} ε=${r.rate} … `)
-  const { summary } = await simulate({ config })
+  let summary: SimulationSummary
+  try {
+    summary = (await simulate({ config })).summary
+  } catch (err) {
+    // One failed configuration must not lose the others: record it and go on.
+    process.stderr.write(`failed: ${(err as Error).message}\n`)
+    failures.push(`${r.strategy} ${r.kind} ε=${r.rate}: ${(err as Error).name}: ${(err as Error).message}`)
+    continue
+  }
   results.push(summary)
   process.stderr.write(`accuracy ${(100 * summary.testAccuracy).toFixed(2)} %, ${summary.wallSeconds.toFixed(0)} s, rollbacks ${summary.rollbacks}, repairs ${summary.repairs}, silent ${summary.faults.silent}${summary.stalled !== null ? ' (stalled)' : ''}\n`)
 }
@@ -66,6 +75,7 @@ const lines = [
 for (const s of results) {
   lines.push(`| ${s.strategy} | ${s.code.scheme} m=${s.code.m} n=${s.code.n} | ${s.errorKind} | ${s.errorRate} | ${pct(s.testAccuracy)} | ${pct(s.groundTruth.testAccuracy)} | ${s.wallSeconds.toFixed(0)} | ${s.faults.injected} | ${s.faults.detected} | ${s.rollbacks} | ${s.repairs} | ${s.faults.silent} | ${s.stalled === null ? `${s.completedSteps}/${s.steps}` : `stalled at ${s.completedSteps}/${s.steps}`} |`)
 }
+if (failures.length > 0) lines.push('', 'Runs that failed:', '', ...failures.map(f => `- ${f}`))
 lines.push('', `Machine: ${process.platform} ${process.arch}, Node ${process.version}; wall seconds are for all peers simulated on one core and vary with load.`, '')
 mkdirSync(dirname(values.out), { recursive: true })
 writeFileSync(values.out, lines.join('\n'))
