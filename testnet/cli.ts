@@ -76,7 +76,8 @@ export const COMMANDS: Command[] = [
   --replay FILE         inject the faults of a history.jsonl again, at the same steps and with the same seeds
   --round-timeout-ms T  passed to every peer
   State folder: .codenet/testnet/ (or $CODENET_TESTNET_DIR).
-  Without --error-rate, soft errors are injected at 0.001 per peer operation so correction shows; --error-rate 0 turns them off.
+  Without --error-rate, every peer gets \`fault soft-error --rate 0.002 --step matmul\` when training starts, so correction shows;
+  --error-rate ε uses the training option instead (ε = 0: no soft errors).
 
 ${TRAINING_OPTIONS_HELP}`,
     run: async (ctx) => await (await import('./commands/testnet.ts')).testnetCommand.run(ctx)

@@ -356,6 +356,8 @@ export class Testnet {
 
   private async replayDue (t: number): Promise<void> {
     if (this.replay === null || this.client === null || this.state.phase !== 'training') return
+    // Every peer must be addressable by its index first (a scheduled fault aimed at 'all' reaches all).
+    if (this.slots.some(s => s.index === null && s.child !== null)) return
     const step = this.view.series.length > 0 ? this.view.step : null
     for (const { n, e } of this.replay.due(t, step)) {
       try {
@@ -363,7 +365,7 @@ export class Testnet {
           client: this.client, key: loadControlPrivateKey(this.paths.key), state: this.state, historyFile: this.paths.history,
           target: e.target, kind: e.kind, cmd: commandOf(e), step, replayOf: n
         })
-        this.print(`replayed ${e.kind} → ${e.target} (seed ${e.seed}): delivered to [${r.entry.delivered.join(',')}]`)
+        this.print(`fault ${e.kind} → ${e.target === 'all' ? 'all peers' : `peer ${e.target}`} (seed ${e.seed}${e.kind === 'soft-error' ? `, rate ${e.params.rate ?? ''} at ${e.params.site ?? 'matmul'}` : ''}): delivered to [${r.entry.delivered.join(',')}]`)
       } catch (err) {
         this.print(`replay of ${e.kind} → ${e.target} failed: ${(err as Error).message}`)
       }

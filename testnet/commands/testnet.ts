@@ -26,8 +26,13 @@ import { processAlive, readState, testnetPaths, TestnetStateError, type TestnetP
 import { readHistory, FaultUsageError } from '../faults.ts'
 import type { TestnetSummary, PeerRow, MonitorView } from '../snapshot.ts'
 
-/** Soft-error probability per peer per operation when no --error-rate is given. */
-export const DEFAULT_TESTNET_ERROR_RATE = '0.001'
+/**
+ * Without --error-rate, every peer gets a `soft-error` fault at the start of training: this
+ * probability per partial product (the matmul site) of a gaussian error. Those are detected and
+ * corrected in the round they happen, so the default run shows correction without paying for
+ * shard repairs at every step. It is recorded in history.jsonl like any fault.
+ */
+export const DEFAULT_SOFT_ERROR_RATE = 0.002
 const SUPERVISED_ENV = 'CODENET_TESTNET_SUPERVISED'
 
 const trainingOptions = Object.fromEntries(TRAINING_FLAG_NAMES.map(n => [n, { type: 'string' as const }]))
@@ -123,7 +128,6 @@ async function run (ctx: CommandContext): Promise<number> {
   const raw: RawTrainingFlags = {}
   const all = values as Record<string, string | boolean | undefined>
   for (const n of TRAINING_FLAG_NAMES) if (typeof all[n] === 'string') raw[n] = all[n]
-  if (raw['error-rate'] === undefined) raw['error-rate'] = DEFAULT_TESTNET_ERROR_RATE
   const config = trainingConfigFromFlags(raw)
   let dashPort: number | undefined
   if (values['dashboard-port'] !== undefined) {
@@ -139,6 +143,12 @@ async function run (ctx: CommandContext): Promise<number> {
   if (values.replay !== undefined) {
     if (!existsSync(values.replay)) throw new UsageError(`--replay: no such file ${values.replay}`)
     try { replay = readHistory(values.replay) } catch (err) { if (err instanceof FaultUsageError) throw new UsageError(`--replay: ${err.message}`); throw err }
+  } else if (raw['error-rate'] === undefined) {
+    // The default soft errors (a replayed history already holds them).
+    replay = [{
+      at: 0, sinceStartMs: 0, step: 0, target: 'all' as const, kind: 'soft-error' as const, seed: config.seed, delivered: [], errors: {},
+      params: { rate: DEFAULT_SOFT_ERROR_RATE, errorKind: 'gaussian' as const, magnitude: 1, site: 'matmul' as const }
+    }]
   }
   let existing = null
   try { existing = readState(paths) } catch (err) { if (!(err instanceof TestnetStateError)) throw err }
@@ -274,7 +284,8 @@ export const testnetCommand: Command = {
   --replay FILE         inject the faults of a history.jsonl again, at the same steps and with the same seeds
   --round-timeout-ms T  passed to every peer
   State folder: .codenet/testnet/ (or $CODENET_TESTNET_DIR).
-  Without --error-rate, soft errors are injected at ${DEFAULT_TESTNET_ERROR_RATE} per peer operation so correction shows; --error-rate 0 turns them off.
+  Without --error-rate, every peer gets \`fault soft-error --rate ${DEFAULT_SOFT_ERROR_RATE} --step matmul\` when training starts, so correction shows;
+  --error-rate ε uses the training option instead (ε = 0: no soft errors).
 
 ${TRAINING_OPTIONS_HELP}`,
   run
