@@ -7,10 +7,13 @@
  *   node testnet/scripts/strategy-table.ts [--epochs 3] [--rates 0,0.001,0.01,0.05]
  *        [--strategies codenet,replication,uncoded] [--kinds gaussian] [--extra-bitflip 0.01]
  *        [--out docs/strategy-table.md] [other training flags, e.g. --peers 6 --seed 1]
+ *   node testnet/scripts/strategy-table.ts --from-json a.json,b.json [--out …]
+ *        (render one table from the JSON of several partial runs, e.g. one per strategy
+ *        run in parallel: --strategies codenet --out /tmp/codenet.md)
  *
  * Run with the project's Node 24 (`node_modules/.bin/node`, or `npx node`).
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { TRAINING_FLAG_NAMES, trainingConfigFromFlags, type RawTrainingFlags } from '../../training/config.ts'
@@ -23,7 +26,9 @@ const { values } = parseArgs({
     strategies: { type: 'string', default: 'codenet,replication,uncoded' },
     kinds: { type: 'string', default: 'gaussian' },
     'extra-bitflip': { type: 'string', default: '0.01' },
-    out: { type: 'string', default: 'docs/strategy-table.md' }
+    out: { type: 'string', default: 'docs/strategy-table.md' },
+    /** Render the table from summaries saved by earlier runs (comma-separated JSON files), running nothing. */
+    'from-json': { type: 'string' }
   },
   strict: true
 })
@@ -42,7 +47,9 @@ if (values['extra-bitflip'] !== '' && !values.kinds.split(',').includes('bitflip
 
 const results: SimulationSummary[] = []
 const failures: string[] = []
-for (const r of runs) {
+const saved = values['from-json'] === undefined ? [] : values['from-json'].split(',')
+for (const f of saved) results.push(...(JSON.parse(readFileSync(f, 'utf8')) as SimulationSummary[]))
+for (const r of saved.length > 0 ? [] : runs) {
   const config = trainingConfigFromFlags({ ...base, strategy: r.strategy, 'error-rate': String(r.rate), 'error-kind': r.kind })
   process.stderr.write(`${r.strategy} ${r.kind} ε=${r.rate} … `)
   let summary: SimulationSummary
@@ -63,7 +70,9 @@ const pct = (x: number): string => `${(100 * x).toFixed(2)} %`
 const lines = [
   '# Strategy × error rate',
   '',
-  `Produced by \`node testnet/scripts/strategy-table.ts ${process.argv.slice(2).join(' ')}\`.`.replace(/ `\.$/, '`.'),
+  saved.length > 0
+    ? 'Produced by `node testnet/scripts/strategy-table.ts --strategies S --out S.md` for each strategy S (run in parallel), rendered with `--from-json`.'
+    : `Produced by \`node testnet/scripts/strategy-table.ts ${process.argv.slice(2).join(' ')}\`.`.replace(/ `\.$/, '`.'),
   `${s0.peers} peers, model ${s0.model.join('-')}, batch ${s0.batch}, ${s0.epochs.toFixed(2)} epochs (${s0.steps} steps), seed ${s0.seed}, dataset ${s0.dataset},`,
   `error model ${s0.errorModel}. Every run is \`codenet simulate\` with these flags plus \`--strategy S --error-rate ε --error-kind K\`.`,
   '\'silent\' = rounds in which some peer accepted a wrong result, + shards found wrong at a checkpoint after passing the audit',
