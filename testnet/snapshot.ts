@@ -288,7 +288,8 @@ const fmt = (v: number | null, d = 4): string => v === null ? '-' : v.toFixed(d)
 /** The status table (plain text). */
 export function formatRows (rows: readonly PeerRow[]): string {
   const head = ['idx', 'peer id', 'address', 'state', 'step', 'last result', 'loss', 'faults']
-  const lines = rows.map(r => {
+  const order = (r: PeerRow): number => r.index ?? 1000 + (r.slot ?? 0)
+  const lines = [...rows].sort((a, b) => order(a) - order(b)).map(r => {
     const f = r.faults
     const faults = [
       f.injected > 0 ? `inj ${f.injected}` : '', f.flagged > 0 ? `flagged ${f.flagged}` : '', f.repaired > 0 ? `repaired ${f.repaired}` : '',
