@@ -15,7 +15,7 @@
  *   finish    the collective 'weights' round decodes the model; summary + weights are returned
  *
  * The trainer numbers its attempts from 0; a peer that rejoined after the others rolled back
- * maps its attempts onto the network's through an offset (`AttemptMap` below), so no training
+ * maps its attempts onto the network's through an offset (`TrainerExchange` below), so no training
  * code needs to know about restarts.
  */
 import { logger } from '@libp2p/logger'
@@ -24,6 +24,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import type { Exchange, RoundKey, CollectPolicy, Collected } from '../training/exchange.ts'
 import type { Matrix } from '../codes/matrix.ts'
+import type { CodeScheme, DecodeMode } from '../codes/scheme.ts'
 import { createPeerTrainer, type PeerTrainer, type StepReport } from '../training/peer.ts'
 import { serializeCheckpoint, deserializeCheckpoint, CheckpointError } from '../training/checkpoint.ts'
 import { createFaultInjector, type FaultInjector, type FaultSite } from '../training/faults.ts'
@@ -139,17 +140,49 @@ function parseVerdict (data: Uint8Array, job: string, peers: number): VerdictMsg
   return v as VerdictMsg
 }
 
-/** Maps the trainer's attempt numbers onto the network's (see the header). */
-class AttemptMap implements Exchange {
+/**
+ * The exchange the trainer sees. Two jobs on top of the libp2p exchange:
+ *  - it maps the trainer's attempt numbers onto the network's (see the header);
+ *  - it is patient with inconsistent products: when the results in hand for a forward or
+ *    backward round do not decode (an error among too few results, e.g. because a slow peer
+ *    missed the deadline), it waits for more results from members that are up, and only when
+ *    none can come does it hand the trainer what it has (which then declares the round
+ *    uncorrectable and the network rolls back).
+ */
+class TrainerExchange implements Exchange {
   offset = 0
+  scheme: CodeScheme | null = null
+  mode: DecodeMode = 'probabilistic'
+  extraWaits = 0
   private readonly inner: ResultExchange
   constructor (inner: ResultExchange) { this.inner = inner }
   get self (): number { return this.inner.self }
   get peers (): number { return this.inner.peers }
   private map (k: RoundKey): RoundKey { return { ...k, attempt: k.attempt + this.offset } }
   async publish (key: RoundKey, payload: Matrix, to?: readonly number[]): Promise<void> { await this.inner.publish(this.map(key), payload, to) }
-  async collect (key: RoundKey, policy: CollectPolicy): Promise<Collected> { return await this.inner.collect(this.map(key), policy) }
   prune (step: number): void { this.inner.prune(step) }
+
+  async collect (key: RoundKey, policy: CollectPolicy): Promise<Collected> {
+    const start = performance.now()
+    const k = this.map(key)
+    let c = await this.inner.collect(k, policy)
+    const phase = key.phase
+    if (this.scheme === null || c.timedOut || (phase !== 'forward' && phase !== 'backward')) return c
+    while (c.results.size < this.peers) {
+      let ok = false
+      try { ok = this.scheme.decode(phase, c.results, { mode: this.mode }).ok } catch {}
+      if (ok) break
+      const live = this.inner.live()
+      if ([...live].every(i => c.results.has(i))) break
+      const left = policy.timeoutMs - (performance.now() - start)
+      if (left <= 0) break
+      this.extraWaits++
+      const more = await this.inner.collect(k, { threshold: c.results.size + 1, want: this.peers, graceMs: 0, timeoutMs: left, signal: policy.signal })
+      if (more.results.size <= c.results.size) break
+      c = { ...more, timedOut: false }
+    }
+    return c
+  }
 }
 
 const quantile = (xs: number[], q: number): number => {
@@ -181,7 +214,7 @@ export class PeerEngine {
   private store!: CheckpointStore
   private barrier!: JoinBarrier
   private exchange: ResultExchange | null = null
-  private attempts: AttemptMap | null = null
+  private attempts: TrainerExchange | null = null
   private trainer: PeerTrainer | null = null
   private faults: FaultInjector | null = null
   private members: PeerId[] = []
@@ -319,7 +352,7 @@ export class PeerEngine {
       log: logger(`codenet:results:${this.self}`)
     })
     await this.exchange.start()
-    this.attempts = new AttemptMap(this.exchange)
+    this.attempts = new TrainerExchange(this.exchange)
     this.opts.hooks?.joined?.({ members: this.members, self: this.self, resultsProtocol: this.names.protocols.results, dialProtocol: this.host.dialProtocol.bind(this.host) })
     void this.tick()
     // Start together: wait until every member's exchange listens (or they are already training).
@@ -348,13 +381,14 @@ export class PeerEngine {
    * ahead, or when the network is on a later attempt (it rolled back while this peer was away):
    * the stale results are flagged, and the audit repairs the shards.
    */
-  private maybeRejoin (trainer: PeerTrainer): void {
+  private maybeRejoin (trainer: PeerTrainer, restarted = false): void {
     if (this.attempts === null) return
     const mine = trainer.currentStep
     const myAttempt = trainer.status().attempt + this.attempts.offset
     const pos = this.networkPosition(myAttempt)
     if (pos === null) return
-    if (pos.attempt === myAttempt && Math.abs(pos.step - mine) < 3) return
+    // A restarted peer always moves past what was published while it was down.
+    if (!restarted && pos.attempt === myAttempt && Math.abs(pos.step - mine) < 3) return
     const target = pos.step + 1
     if (target >= trainer.totalSteps) return
     const ck = trainer.checkpoint()
@@ -432,19 +466,22 @@ export class PeerEngine {
       magnitude: f?.magnitude ?? config.errorMagnitude, model: config.errorModel, sites: f?.sites, peers: [this.self]
     })
     this.faults = this.opts.hooks?.wrapInjector?.(baseFaults) ?? baseFaults
-    const trainerExchange = this.opts.hooks?.wrapExchange?.(this.attempts as AttemptMap) ?? this.attempts as AttemptMap
+    const trainerExchange = this.opts.hooks?.wrapExchange?.(this.attempts as TrainerExchange) ?? this.attempts as TrainerExchange
     const trainer = createPeerTrainer({
       config, self: this.self, exchange: trainerExchange, dataset, faults: this.faults,
-      timeoutMs: this.opts.roundTimeoutMs ?? 15_000, log: (m) => { this.log('%s', m) }
+      timeoutMs: this.opts.roundTimeoutMs ?? 15_000, log: (m) => { this.print(m) }
     })
     this.trainer = trainer
+    const tx = this.attempts as TrainerExchange
+    tx.scheme = trainer.scheme
+    tx.mode = config.errorModel
     await this.restoreCheckpoint(trainer)
     this.phase = 'training'
     // A restarted peer waits to hear where the others are before it steps.
     if (this.restoredFrom !== null || this.members.some(m => (this.barrier.helloOf(m.toString())?.step ?? 0) > trainer.currentStep + 2)) {
       const until = Date.now() + 5000
       while (this.networkPosition(0) === null && Date.now() < until) await sleep(50)
-      this.maybeRejoin(trainer)
+      this.maybeRejoin(trainer, true)
     }
     while (!trainer.done) {
       if (signal.aborted) throw new EngineError('stopped')

@@ -49,6 +49,11 @@ export interface ResultExchangeInit {
   dialTimeoutMs?: number
   /** k in median + k·MAD. Default 4. */
   graceK?: number
+  /**
+   * A member that delivered nothing for this long is presumed down: collections stop waiting
+   * for it (it is an erasure) until it delivers again. Default 3000 ms.
+   */
+  presumeDownAfterMs?: number
   /** Grace used before any arrivals were observed. Default 250 ms. */
   initialGraceMs?: number
   minGraceMs?: number
@@ -240,6 +245,8 @@ export class ResultExchange implements Exchange, Startable {
   private readonly lastRound: Array<{ step: number, attempt: number } | null>
   private readonly lateness = new Map<string, number[]>()
   private readonly graceK: number
+  private readonly presumeDownAfterMs: number
+  private startedAt = 0
   private readonly initialGraceMs: number
   private readonly minGraceMs: number
   private readonly maxGraceMs: number
@@ -263,6 +270,7 @@ export class ResultExchange implements Exchange, Startable {
     this.maxHeld = init.maxInboxBytesPerSender ?? 64 * 1024 * 1024
     this.dialTimeoutMs = init.dialTimeoutMs ?? 5000
     this.graceK = init.graceK ?? 4
+    this.presumeDownAfterMs = init.presumeDownAfterMs ?? 3000
     this.initialGraceMs = init.initialGraceMs ?? 250
     this.minGraceMs = init.minGraceMs ?? 2
     this.maxGraceMs = init.maxGraceMs ?? 5000
@@ -284,6 +292,7 @@ export class ResultExchange implements Exchange, Startable {
   async start (): Promise<void> {
     this.controller = new AbortController()
     this.stopped = false
+    this.startedAt = Date.now()
     await this.components.handle(this.protocol, (stream, connection) => { this.handleStream(stream, connection) }, {
       maxInboundStreams: 8, maxOutboundStreams: 8
     })
@@ -406,7 +415,9 @@ export class ResultExchange implements Exchange, Startable {
     if (this.stopped) throw new ExchangeClosedError('exchange stopped')
     if (key.step < this.minStep) return
     const targets = to ?? this.members.map((_, i) => i)
-    if (targets.includes(this.self)) {
+    // Our own result always counts for our own collection (as in the in-memory exchange),
+    // whoever else it is sent to.
+    {
       const r = this.round(key)
       if (!r.results.has(this.self)) {
         this.complete(r, this.self, { rows: payload.rows, cols: payload.cols, data: payload.data.slice() })
@@ -419,10 +430,29 @@ export class ResultExchange implements Exchange, Startable {
     for (const i of remote) this.writers[i].enqueue(frames)
   }
 
+  /** Members not presumed down (this peer always counts). */
+  live (): Set<number> {
+    const t = Date.now()
+    const out = new Set<number>()
+    for (let i = 0; i < this.peers; i++) {
+      const seen = this.lastSeen[i]
+      if (i === this.self || (seen !== null ? t - seen < this.presumeDownAfterMs : t - this.startedAt < this.presumeDownAfterMs * 3)) out.add(i)
+    }
+    return out
+  }
+
   async collect (key: RoundKey, policy: CollectPolicy): Promise<Collected> {
     const start = now()
     const r = this.round(key)
-    const want = Math.min(policy.want ?? this.peers, this.peers)
+    const wantAll = Math.min(policy.want ?? this.peers, this.peers)
+    // Waiting for a member that is down buys nothing: once every live member's result is in,
+    // the round is complete (the down ones are erasures).
+    const live = this.live()
+    const wantLive = (): number => {
+      let n = 0
+      for (const i of live) if (!r.results.has(i)) n++
+      return r.results.size + n
+    }
     let timedOut = false
     await new Promise<void>((resolve, reject) => {
       let graceTimer: ReturnType<typeof setTimeout> | null = null
@@ -442,7 +472,7 @@ export class ResultExchange implements Exchange, Startable {
       const check = (): void => {
         if (this.stopped) { timedOut = r.results.size < policy.threshold; finish(); return }
         const n = r.results.size
-        if (n >= want) { finish(); return }
+        if (n >= wantAll || (n >= policy.threshold && n >= Math.min(wantAll, wantLive()))) { finish(); return }
         if (n >= policy.threshold && graceTimer === null) {
           // Lateness is measured from the moment the round could first be decoded.
           if (r.thresholdAt === null) r.thresholdAt = Math.max(start, [...r.arrivedAt.values()].sort((a, b) => a - b)[policy.threshold - 1])
