@@ -176,7 +176,9 @@ export class StalledError extends TrainerError {
 
 /** A digest naming the job, so checkpoints of another job are refused. */
 export function jobDigest (c: TrainingConfig): string {
-  return hashSeed(JSON.stringify({ ...c, epochs: null, steps: null, errorRate: 0, checkpointEvery: 0 })).toString(16)
+  // What determines the parameters' meaning and trajectory; not run length or fault injection.
+  const { peers, strategy, code, replicas, model, activation, batch, lr, momentum, seed, dataset } = c
+  return hashSeed(JSON.stringify({ peers, strategy, code, replicas, model, activation, batch, lr, momentum, seed, dataset, lrSchedule: c.lrSchedule ?? 'cosine' })).toString(16)
 }
 
 export { totalStepsOf } from './schedule.ts'
