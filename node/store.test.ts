@@ -1,0 +1,60 @@
+import { describe, it, expect } from 'vitest'
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { loadOrCreateIdentity, createCheckpointStore, encodeCheckpoint, decodeCheckpoint, StoreError } from './store.ts'
+
+const dir = (): string => mkdtempSync(join(tmpdir(), 'codenet-store-'))
+
+describe('identity', () => {
+  it('persists: a second load gives the same peer id', async () => {
+    const d = dir()
+    const a = await loadOrCreateIdentity(d)
+    const b = await loadOrCreateIdentity(d)
+    expect(a.created).toBe(true)
+    expect(b.created).toBe(false)
+    expect(peerIdFromPrivateKey(b.key).toString()).toBe(peerIdFromPrivateKey(a.key).toString())
+  })
+
+  it('refuses a damaged identity file instead of silently making a new id', async () => {
+    const d = dir()
+    await loadOrCreateIdentity(d)
+    const f = join(d, 'identity.key')
+    const lines = readFileSync(f, 'utf8').split('\n')
+    lines[1] = lines[1].slice(0, -4) + 'AAAA'
+    writeFileSync(f, lines.join('\n'))
+    await expect(loadOrCreateIdentity(d)).rejects.toThrow(StoreError)
+  })
+})
+
+describe('checkpoints', () => {
+  const ck = (step: number) => ({ meta: { step, job: 'j' }, blobs: new Map([['trainer', Uint8Array.from({ length: 1000 }, (_, i) => (i * step) & 255)]]) })
+
+  it('round-trips, keeps the newest three, and every byte flip is refused', () => {
+    const bytes = encodeCheckpoint(ck(7))
+    const back = decodeCheckpoint(bytes)
+    expect(back.meta).toEqual({ step: 7, job: 'j' })
+    expect(back.blobs.get('trainer')).toEqual(ck(7).blobs.get('trainer'))
+    for (let i = 0; i < bytes.length; i += 7) {
+      const bad = bytes.slice(); bad[i] ^= 0x10
+      expect(() => decodeCheckpoint(bad)).toThrow(StoreError)
+    }
+    expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 1))).toThrow(StoreError)
+  })
+
+  it('writes atomically and skips a corrupted newest file, loading the previous one', async () => {
+    const d = dir()
+    const store = createCheckpointStore(d)
+    for (const s of [10, 20, 30, 40]) await store.save(s, ck(s))
+    expect(await store.list()).toEqual([20, 30, 40])
+    expect(readdirSync(d).filter(f => f.includes('.tmp-'))).toEqual([])
+    const newest = join(d, 'checkpoint-0000000040.ck')
+    const b = readFileSync(newest); b[b.length - 3] ^= 1; writeFileSync(newest, b)
+    const refused: string[] = []
+    const got = await store.loadLatest(f => { refused.push(f) })
+    expect(refused).toEqual([newest])
+    expect(got?.step).toBe(30)
+    expect(got?.ck.meta.step).toBe(30)
+  })
+})
