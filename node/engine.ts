@@ -403,7 +403,7 @@ export class PeerEngine {
   private async saveCheckpoint (trainer: PeerTrainer): Promise<void> {
     const ck = trainer.checkpoint()
     const path = await this.store.save(ck.step, {
-      meta: { job: this.hash, peer: this.peerId, index: this.self, step: ck.step },
+      meta: { job: this.hash, peer: this.peerId, index: this.self, step: ck.step, attempt: trainer.status().attempt + (this.attempts?.offset ?? 0) },
       blobs: new Map([['trainer', serializeCheckpoint(ck)]])
     })
     this.lastCheckpointWritten = ck.step

@@ -111,6 +111,12 @@ interface Round {
 
 const now = (): number => performance.now()
 
+/**
+ * Inbox bytes a result is charged against its sender's cap: its payload, but at least 1 KiB,
+ * so a flood of tiny results for ever new rounds is bounded in round count too.
+ */
+const charge = (rows: number, cols: number): number => Math.max(rows * cols * 8, 1024)
+
 function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const h = s.length >> 1
@@ -371,7 +377,7 @@ export class ResultExchange implements Exchange, Startable {
     if (existing?.results.has(index) === true) { this.drop(index, 'duplicate'); return }
     let p = existing?.partial.get(index)
     if (p === undefined) {
-      const bytes = f.rows * f.cols * 8
+      const bytes = charge(f.rows, f.cols)
       if (this.heldBytes[index] + bytes > this.maxHeld) { this.drop(index, 'inbox-full'); return }
       this.heldBytes[index] += bytes
       p = { rows: f.rows, cols: f.cols, data: new Float64Array(f.rows * f.cols), have: new Uint8Array(f.chunkCount), missing: f.chunkCount }
@@ -498,8 +504,8 @@ export class ResultExchange implements Exchange, Startable {
     this.minStep = step
     for (const [k, r] of this.rounds) {
       if (r.step >= step) continue
-      for (const [i, m] of r.results) if (i !== this.self) this.heldBytes[i] -= m.rows * m.cols * 8
-      for (const [i, p] of r.partial) this.heldBytes[i] -= p.rows * p.cols * 8
+      for (const [i, m] of r.results) if (i !== this.self) this.heldBytes[i] -= charge(m.rows, m.cols)
+      for (const [i, p] of r.partial) this.heldBytes[i] -= charge(p.rows, p.cols)
       r.notify?.()
       this.rounds.delete(k)
     }
