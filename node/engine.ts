@@ -37,7 +37,7 @@ import { jobHash, jobNames, JoinBarrier, parseHello, encodeGossip, MAX_GOSSIP_BY
 import { ResultExchange } from '../protocols/results.ts'
 import { controlStreamHandler, CONTROL_PROTOCOL, type ControlHandlers } from '../protocols/control.ts'
 import { createHost, dialableAddresses, type CodenetHost } from './peer.ts'
-import { loadOrCreateIdentity, createCheckpointStore, StoreError, type CheckpointStore } from './store.ts'
+import { loadOrCreateIdentity, createCheckpointStore, StoreError, saveKnownPeers, loadKnownPeers, type CheckpointStore } from './store.ts'
 
 export class EngineError extends Error {
   override name = 'EngineError'
@@ -259,6 +259,7 @@ export class PeerEngine {
     })
     this.log('peer %s (%s identity)', this.host.peerId.toString(), created ? 'new' : 'saved')
     this.barrier = new JoinBarrier(this.host.peerId.toString(), this.opts.job.config.peers)
+    this.knownPeers = await loadKnownPeers(this.opts.dataDir)
     const pubsub = this.host.services.pubsub
     pubsub.subscribe(this.names.topics.join)
     pubsub.subscribe(this.names.topics.verdict)
@@ -286,11 +287,27 @@ export class PeerEngine {
       ready: this.exchange !== null,
       done: this.done,
       seen: this.barrier.seen(),
-      addrs: this.host.getMultiaddrs().map(a => a.toString()).slice(0, 16)
+      addrs: dialableAddresses(this.host).slice(0, 16)
     }
   }
 
   /** Every 500 ms: say hello, keep the bootstrap peers and the members connected. */
+  private knownPeers: string[] = []
+  private knownPeersSavedAt = 0
+
+  /** Member addresses from their hellos, saved in the data dir every few seconds (a hint for restarts). */
+  private async rememberPeers (): Promise<void> {
+    if (this.members.length === 0 || Date.now() - this.knownPeersSavedAt < 5000) return
+    this.knownPeersSavedAt = Date.now()
+    const addrs: string[] = []
+    for (const m of this.members) {
+      const h = this.barrier.helloOf(m.toString())
+      if (h === undefined || m.equals(this.host.peerId)) continue
+      for (const a of h.addrs) if (a.endsWith(`/p2p/${h.peer}`)) addrs.push(a)
+    }
+    if (addrs.length > 0) await saveKnownPeers(this.opts.dataDir, addrs).catch(() => {})
+  }
+
   private async tick (): Promise<void> {
     try {
       await this.host.services.pubsub.publish(this.names.topics.join, encodeGossip(this.hello()))
@@ -298,10 +315,13 @@ export class PeerEngine {
       this.log('hello not sent: %s', (err as Error).message)
     }
     const connected = new Set(this.host.getConnections().map(c => c.remotePeer.toString()))
-    for (const addr of this.opts.bootstrap ?? []) {
+    void this.rememberPeers()
+    // Until the barrier closes, also try the members this data dir knew last time.
+    const contacts = this.members.length === 0 ? [...(this.opts.bootstrap ?? []), ...this.knownPeers] : (this.opts.bootstrap ?? [])
+    for (const addr of contacts) {
       const id = /\/p2p\/([^/]+)$/.exec(addr)?.[1]
       if (id !== undefined && (connected.has(id) || id === this.peerId)) continue
-      this.host.dial(multiaddr(addr), { signal: AbortSignal.timeout(2000) }).catch(() => {})
+      try { this.host.dial(multiaddr(addr), { signal: AbortSignal.timeout(2000) }).catch(() => {}) } catch {}
     }
     for (const m of this.members) {
       if (m.equals(this.host.peerId) || connected.has(m.toString())) continue
@@ -316,7 +336,7 @@ export class PeerEngine {
     // Learn where the peer listens, so a restarted peer (new port) is reachable again.
     try {
       const id = peerIdFromString(h.peer)
-      const addrs = h.addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+      const addrs = h.addrs.flatMap(a => { try { return [multiaddr(a.replace(/\/p2p\/[^/]+$/, ''))] } catch { return [] } })
       if (addrs.length > 0) void this.host.peerStore.merge(id, { multiaddrs: addrs }).catch(() => {})
     } catch {}
   }

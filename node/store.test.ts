@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { loadOrCreateIdentity, createCheckpointStore, encodeCheckpoint, decodeCheckpoint, StoreError } from './store.ts'
+import { loadOrCreateIdentity, createCheckpointStore, encodeCheckpoint, decodeCheckpoint, StoreError, saveKnownPeers, loadKnownPeers } from './store.ts'
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'codenet-store-'))
 
@@ -56,5 +56,17 @@ describe('checkpoints', () => {
     expect(refused).toEqual([newest])
     expect(got?.step).toBe(30)
     expect(got?.ck.meta.step).toBe(30)
+  })
+})
+
+describe('known peers', () => {
+  it('round-trips member addresses; a damaged file is only an empty hint', async () => {
+    const d = dir()
+    const a = '/ip4/192.168.1.5/tcp/4101/p2p/12D3KooWEy9M2B9w8v9k2S1sAk3bUKtghEhb5yRFKzk1sHBHqvYr'
+    expect(await loadKnownPeers(d)).toEqual([])
+    await saveKnownPeers(d, [a, '/ip4/1.2.3.4/tcp/1'])
+    expect(await loadKnownPeers(d)).toEqual([a])
+    writeFileSync(join(d, 'peers.json'), '{"version":1,"addrs":')
+    expect(await loadKnownPeers(d)).toEqual([])
   })
 })

@@ -165,3 +165,27 @@ export function createCheckpointStore (dir: string, keep = 3): CheckpointStore {
     }
   }
 }
+
+const PEERS_FILE = 'peers.json'
+const MAX_PEERS_FILE = 256 * 1024
+
+/**
+ * The addresses of the job's other members as last heard (`/…/p2p/<id>` multiaddrs), so a
+ * restarted peer can find them again even when its bootstrap peer is the one that moved.
+ */
+export async function saveKnownPeers (dataDir: string, addrs: readonly string[]): Promise<void> {
+  await writeAtomic(join(dataDir, PEERS_FILE), new TextEncoder().encode(`${JSON.stringify({ version: 1, addrs: addrs.slice(0, 1024) })}\n`))
+}
+
+/** Saved member addresses; an absent or damaged file gives none (it is only a hint). */
+export async function loadKnownPeers (dataDir: string): Promise<string[]> {
+  try {
+    const text = await readFile(join(dataDir, PEERS_FILE), 'utf8')
+    if (text.length > MAX_PEERS_FILE) return []
+    const v = JSON.parse(text) as { version?: unknown, addrs?: unknown }
+    if (v.version !== 1 || !Array.isArray(v.addrs)) return []
+    return v.addrs.filter((a): a is string => typeof a === 'string' && a.length < 256 && /\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(a))
+  } catch {
+    return []
+  }
+}
