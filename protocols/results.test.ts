@@ -89,6 +89,18 @@ describe('libp2p result exchange over TCP loopback', () => {
     expect(ok.results.get(4)?.data).toEqual(payload(2, 3, 4).data)
   })
 
+  it('a result whose shape differs from the round\'s is dropped and scored down', async () => {
+    const key = { step: 250, layer: 0, phase: 'forward', attempt: 0 }
+    const before = ex[0].stats().peers[2].framesDropped
+    await ex[1].publish(key, payload(3, 2, 1))
+    await ex[2].publish(key, payload(2, 3, 2))
+    await ex[0].publish(key, payload(3, 2, 0))
+    const c = await ex[0].collect(key, { threshold: 2, want: 3, timeoutMs: 10_000 })
+    expect([...c.results.keys()].sort()).toEqual([0, 1])
+    expect(ex[0].stats().peers[2].framesDropped).toBe(before + 1)
+    expect(ex[0].stats().dropReasons['shape-mismatch']).toBe(1)
+  })
+
   it('a stopped peer is an erasure: collect returns at threshold after the grace period', async () => {
     await ex[P - 1].stop()
     await hosts[P - 1].stop()

@@ -106,6 +106,8 @@ interface Round {
   partial: Map<number, Partial>
   /** Time the threshold-th result arrived during a collect, for lateness samples. */
   thresholdAt: number | null
+  /** Senders whose result had the wrong shape (counted once). */
+  misshapen: Set<number>
   notify: (() => void) | null
 }
 
@@ -362,7 +364,7 @@ export class ResultExchange implements Exchange, Startable {
     const k = roundKeyString(key)
     let r = this.rounds.get(k)
     if (r === undefined) {
-      r = { step: key.step, phase: key.phase, results: new Map(), arrivedAt: new Map(), partial: new Map(), thresholdAt: null, notify: null }
+      r = { step: key.step, phase: key.phase, results: new Map(), arrivedAt: new Map(), partial: new Map(), thresholdAt: null, misshapen: new Set(), notify: null }
       this.rounds.set(k, r)
     }
     return r
@@ -494,9 +496,26 @@ export class ResultExchange implements Exchange, Startable {
       r.notify = check
       check()
     })
+    // Every result of one round has one shape: ours when we published, else the most common
+    // one. A result of another shape is a lie that would only make the decoder throw.
+    const results = new Map(r.results)
+    const shapeOf = (m: Matrix): string => `${m.rows}x${m.cols}`
+    let ref: string | null = r.results.has(this.self) ? shapeOf(r.results.get(this.self) as Matrix) : null
+    if (ref === null) {
+      const count = new Map<string, number>()
+      for (const m of results.values()) count.set(shapeOf(m), (count.get(shapeOf(m)) ?? 0) + 1)
+      let best = 0
+      for (const [k, n] of count) if (n > best) { best = n; ref = k }
+    }
+    for (const [i, m] of results) {
+      if (shapeOf(m) !== ref) {
+        results.delete(i)
+        if (!r.misshapen.has(i)) { r.misshapen.add(i); this.drop(i, 'shape-mismatch') }
+      }
+    }
     const arrivalMs = new Map<number, number>()
-    for (const [i, t] of r.arrivedAt) arrivalMs.set(i, Math.max(0, t - start))
-    return { results: new Map(r.results), arrivalMs, timedOut }
+    for (const [i, t] of r.arrivedAt) if (results.has(i)) arrivalMs.set(i, Math.max(0, t - start))
+    return { results, arrivalMs, timedOut: timedOut || (results.size < policy.threshold && r.results.size >= policy.threshold) }
   }
 
   prune (step: number): void {
