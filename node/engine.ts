@@ -260,6 +260,13 @@ export class PeerEngine {
     this.log('peer %s (%s identity)', this.host.peerId.toString(), created ? 'new' : 'saved')
     this.barrier = new JoinBarrier(this.host.peerId.toString(), this.opts.job.config.peers)
     this.knownPeers = await loadKnownPeers(this.opts.dataDir)
+    // libp2p 3 does not dial what discovery (mDNS, bootstrap) finds: we do, while it is cheap.
+    this.host.addEventListener('peer:discovery', (evt) => {
+      const id = evt.detail.id
+      if (id.equals(this.host.peerId) || this.host.getConnections(id).length > 0 || this.host.getConnections().length > 64) return
+      this.log('discovered %s', id.toString())
+      this.host.dial(id, { signal: AbortSignal.timeout(5000) }).catch((err: Error) => { this.log('dial %s failed: %s', id.toString(), err.message) })
+    })
     const pubsub = this.host.services.pubsub
     pubsub.subscribe(this.names.topics.join)
     pubsub.subscribe(this.names.topics.verdict)
