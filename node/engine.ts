@@ -151,6 +151,8 @@ function parseVerdict (data: Uint8Array, job: string, peers: number): VerdictMsg
  */
 class TrainerExchange implements Exchange {
   offset = 0
+  /** After a stale rejoin: leave our own products out of our decodes until we are repaired. */
+  distrustSelf = false
   scheme: CodeScheme | null = null
   mode: DecodeMode = 'probabilistic'
   extraWaits = 0
@@ -165,19 +167,29 @@ class TrainerExchange implements Exchange {
   async collect (key: RoundKey, policy: CollectPolicy): Promise<Collected> {
     const start = performance.now()
     const k = this.map(key)
-    let c = await this.inner.collect(k, policy)
     const phase = key.phase
-    if (this.scheme === null || c.timedOut || (phase !== 'forward' && phase !== 'backward')) return c
+    const product = phase === 'forward' || phase === 'backward'
+    const distrust = this.distrustSelf && product
+    const withoutSelf = (x: Collected): Collected => {
+      if (!distrust) return x
+      const results = new Map(x.results); results.delete(this.self)
+      const arrivalMs = new Map(x.arrivalMs); arrivalMs.delete(this.self)
+      return { results, arrivalMs, timedOut: x.timedOut }
+    }
+    // Our own (untrusted) result must not count towards the threshold either.
+    const pol = distrust ? { ...policy, threshold: Math.min(policy.threshold + 1, this.peers) } : policy
+    let c = withoutSelf(await this.inner.collect(k, pol))
+    if (this.scheme === null || c.timedOut || !product) return c
     while (c.results.size < this.peers) {
       let ok = false
       try { ok = this.scheme.decode(phase, c.results, { mode: this.mode }).ok } catch {}
       if (ok) break
       const live = this.inner.live()
-      if ([...live].every(i => c.results.has(i))) break
+      if ([...live].every(i => c.results.has(i) || (distrust && i === this.self))) break
       const left = policy.timeoutMs - (performance.now() - start)
       if (left <= 0) break
       this.extraWaits++
-      const more = await this.inner.collect(k, { threshold: c.results.size + 1, want: this.peers, graceMs: 0, timeoutMs: left, signal: policy.signal })
+      const more = withoutSelf(await this.inner.collect(k, { threshold: c.results.size + (distrust ? 2 : 1), want: this.peers, graceMs: 0, timeoutMs: left, signal: policy.signal }))
       if (more.results.size <= c.results.size) break
       c = { ...more, timedOut: false }
     }
@@ -391,28 +403,30 @@ export class PeerEngine {
   }
 
   /**
-   * Where the other members are, from their newest result frames: the median (step, attempt)
-   * of the members at this peer's attempt or later. Frames of an older attempt are history (the
-   * network rolled back since), so they are ignored. Null until half the others were heard.
+   * Where the other members are, from their newest result frames: the median (attempt, step)
+   * of the frames that arrived since `since` (this peer's last rollback: frames from before it
+   * describe a past the network may have left). Null until half the others were heard since.
    */
-  private networkPosition (myAttempt: number): { step: number, attempt: number } | null {
+  private networkPosition (since: number): { step: number, attempt: number } | null {
     const ps = (this.exchange?.positions() ?? [])
-      .filter((p, i): p is { step: number, attempt: number } => p !== null && i !== this.self && p.attempt >= myAttempt)
+      .filter((p, i): p is { step: number, attempt: number, at: number } => p !== null && i !== this.self && p.at > since)
     if (ps.length < Math.ceil((this.members.length - 1) / 2)) return null
     ps.sort((a, b) => a.attempt - b.attempt || a.step - b.step)
     return ps[Math.floor(ps.length / 2)]
   }
 
+  private lastRollbackAt = 0
+
   /**
    * Move to the network's next step with this peer's (stale) state when it is far behind or
-   * ahead, or when the network is on a later attempt (it rolled back while this peer was away):
-   * the stale results are flagged, and the audit repairs the shards.
+   * ahead, or on another attempt (the network rolled back while this peer was away, or this peer
+   * rolled back alone): until the audit repairs its shards it does not trust its own results.
    */
   private maybeRejoin (trainer: PeerTrainer, restarted = false): void {
     if (this.attempts === null) return
     const mine = trainer.currentStep
     const myAttempt = trainer.status().attempt + this.attempts.offset
-    const pos = this.networkPosition(myAttempt)
+    const pos = this.networkPosition(this.lastRollbackAt)
     if (pos === null) return
     // A restarted peer always moves past what was published while it was down.
     if (!restarted && pos.attempt === myAttempt && Math.abs(pos.step - mine) < 3) return
@@ -422,6 +436,7 @@ export class PeerEngine {
     ck.step = target
     trainer.restore(ck)
     this.attempts.offset = pos.attempt - trainer.status().attempt
+    this.attempts.distrustSelf = true
     this.exchange?.prune(target)
     this.rejoins++
     this.print(`rejoining at step ${target} (was at ${mine}/${myAttempt}; network at ${pos.step}/${pos.attempt}): stale shards, expecting repair`)
@@ -520,6 +535,9 @@ export class PeerEngine {
       this.publishVerdict(r)
       if (r.checkpointed !== null) await this.saveCheckpoint(trainer)
       const st = trainer.status()
+      if (r.outcome === 'rolled-back') this.lastRollbackAt = Date.now()
+      // Trusted again once repaired, or once an audit found our shard on the code word.
+      if (this.attempts !== null && (r.repairedSelf || (r.checkpointed !== null && !r.agreed.flagged.includes(this.self)))) this.attempts.distrustSelf = false
       if (r.outcome === 'rolled-back') this.print(`step ${r.step}: rolled back to ${r.rolledBackTo}`)
       else if (r.agreed.flagged.length > 0 || r.repaired.length > 0 || st.step % 20 === 0 || trainer.done) {
         this.print(`step ${st.step}/${trainer.totalSteps} loss ${r.loss.toFixed(4)}${r.agreed.flagged.length > 0 ? ` flagged [${r.agreed.flagged.join(',')}]` : ''}${r.repaired.length > 0 ? ` repaired [${r.repaired.join(',')}]` : ''} ${ms.toFixed(0)} ms`)

@@ -250,7 +250,7 @@ export class ResultExchange implements Exchange, Startable {
   private readonly dropsFrom: number[]
   private readonly resultsFrom: number[]
   private readonly lastSeen: Array<number | null>
-  private readonly lastRound: Array<{ step: number, attempt: number } | null>
+  private readonly lastRound: Array<{ step: number, attempt: number, at: number } | null>
   private readonly lateness = new Map<string, number[]>()
   private readonly graceK: number
   private readonly presumeDownAfterMs: number
@@ -373,7 +373,7 @@ export class ResultExchange implements Exchange, Startable {
   private accept (index: number, f: Frame): void {
     if (f.sender !== index) { this.drop(index, 'spoofed-sender'); return }
     if (f.step < this.minStep) { this.drop(index, 'stale-step'); return }
-    if (f.phase === 'forward' || f.phase === 'backward') this.lastRound[index] = { step: f.step, attempt: f.attempt }
+    if (f.phase === 'forward' || f.phase === 'backward') this.lastRound[index] = { step: f.step, attempt: f.attempt, at: Date.now() }
     const key = { step: f.step, layer: f.layer, phase: f.phase, attempt: f.attempt }
     const existing = this.rounds.get(roundKeyString(key))
     if (existing?.results.has(index) === true) { this.drop(index, 'duplicate'); return }
@@ -532,10 +532,10 @@ export class ResultExchange implements Exchange, Startable {
 
   /**
    * Where the others are: the (step, attempt) of the newest forward/backward frame from each
-   * member (null for members not heard from). A restarted peer uses it to rejoin the round
+   * member and when it arrived (Date.now()), null for members not heard from. A restarted peer uses it to rejoin the round
    * the others are in.
    */
-  positions (): Array<{ step: number, attempt: number } | null> { return this.lastRound.map(p => p === null ? null : { ...p }) }
+  positions (): Array<{ step: number, attempt: number, at: number } | null> { return this.lastRound.map(p => p === null ? null : { ...p }) }
 
   /** Resolves once everything queued has been written (or given up on), or after `timeoutMs`. */
   async flush (timeoutMs = 5000): Promise<void> {
