@@ -13,7 +13,7 @@
  *   16     2     layer (i16: −1 names a round about the whole model, e.g. verdicts)
  *   18     2     attempt (u16)
  *   20     2     sender index (u16)
- *   22     1     phase length L (1..MAX_PHASE_LENGTH), then L bytes [a-z0-9-]
+ *   22     1     phase length L (1..MAX_PHASE_LENGTH = 32), then L bytes [a-z0-9-]
  *   23+L   4     rows (u32)
  *          4     cols (u32)
  *          2     chunk index (u16)
@@ -36,7 +36,7 @@ export const FRAME_MAGIC_0 = 0x43
 export const FRAME_MAGIC_1 = 0x4e
 export const FRAME_VERSION = 1
 export const JOB_ID_LENGTH = 8
-export const MAX_PHASE_LENGTH = 16
+export const MAX_PHASE_LENGTH = 32
 /** 4096 float64 = 32 KiB per chunk: well inside one 64 KiB yamux frame with the header. */
 export const CHUNK_ELEMENTS = 4096
 const FIXED_HEADER = 23 + 4 + 4 + 2 + 2 + 4
@@ -88,7 +88,7 @@ export class FrameError extends Error {
   }
 }
 
-const PHASE_RE = /^[a-z0-9-]{1,16}$/
+const PHASE_RE = /^[a-z0-9-]{1,32}$/
 
 export function chunkCountFor (elements: number): number {
   return Math.max(1, Math.ceil(elements / CHUNK_ELEMENTS))
