@@ -177,7 +177,10 @@ class TrainerExchange implements Exchange {
       return { results, arrivalMs, timedOut: x.timedOut }
     }
     // Our own (untrusted) result must not count towards the threshold either.
-    const pol = distrust ? { ...policy, threshold: Math.min(policy.threshold + 1, this.peers) } : policy
+    let pol = distrust ? { ...policy, threshold: Math.min(policy.threshold + 1, this.peers) } : policy
+    // The audit judges replicated state by a strict majority of all peers: with fewer sketches
+    // in hand it can only call the round undecidable (a needless rollback on a slow network).
+    if (phase === 'audit') pol = { ...pol, threshold: Math.max(pol.threshold, Math.min(this.peers, Math.floor(this.peers / 2) + 1)) }
     let c = withoutSelf(await this.inner.collect(k, pol))
     if (this.scheme === null || c.timedOut || !product) return c
     while (c.results.size < this.peers) {
