@@ -19,45 +19,51 @@ export interface Operand {
 }
 
 /**
- * Pack rows [i0, i0+mc) × cols [p0, p0+kc) of alpha·op(A) into ceil(mc/6) micro-panels of 6 rows:
- * 6·kc doubles per panel, starting at dst[off].
+ * Pack rows [i0, i0+mc) × cols [p0, p0+kc) of alpha·op(A) into ceil(mc/6) micro-panels of 6 rows,
+ * each entry stored twice (the WASM kernel's broadcast is then a plain 16-byte load):
+ * 12·kc doubles per panel, starting at dst[off].
  */
-export function packA6 (dst: Float64Array, off: number, a: Operand, i0: number, mc: number, p0: number, kc: number, alpha: number): void {
+export function packA6Dup (dst: Float64Array, off: number, a: Operand, i0: number, mc: number, p0: number, kc: number, alpha: number): void {
   const A = a.data; const lda = a.ld
   for (let q = 0; q < mc; q += 6) {
-    let d = off + q * kc
+    let d = off + 2 * q * kc
     const rows = Math.min(6, mc - q)
     if (rows === 6 && !a.trans) {
       const s0 = (i0 + q) * lda + p0; const s1 = s0 + lda; const s2 = s1 + lda
       const s3 = s2 + lda; const s4 = s3 + lda; const s5 = s4 + lda
-      for (let p = 0; p < kc; p++, d += 6) {
-        dst[d] = alpha * A[s0 + p]; dst[d + 1] = alpha * A[s1 + p]; dst[d + 2] = alpha * A[s2 + p]
-        dst[d + 3] = alpha * A[s3 + p]; dst[d + 4] = alpha * A[s4 + p]; dst[d + 5] = alpha * A[s5 + p]
+      for (let p = 0; p < kc; p++, d += 12) {
+        const x0 = alpha * A[s0 + p]; const x1 = alpha * A[s1 + p]; const x2 = alpha * A[s2 + p]
+        const x3 = alpha * A[s3 + p]; const x4 = alpha * A[s4 + p]; const x5 = alpha * A[s5 + p]
+        dst[d] = x0; dst[d + 1] = x0; dst[d + 2] = x1; dst[d + 3] = x1; dst[d + 4] = x2; dst[d + 5] = x2
+        dst[d + 6] = x3; dst[d + 7] = x3; dst[d + 8] = x4; dst[d + 9] = x4; dst[d + 10] = x5; dst[d + 11] = x5
       }
     } else if (rows === 6) {
       continue // packed below, row-block by row-block
     } else {
       // Bottom edge: fewer than 6 rows left, the rest of the panel is zeros.
-      for (let p = 0; p < kc; p++, d += 6) {
+      for (let p = 0; p < kc; p++, d += 12) {
         for (let r = 0; r < 6; r++) {
-          dst[d + r] = r < rows ? alpha * (a.trans ? A[(p0 + p) * lda + i0 + q + r] : A[(i0 + q + r) * lda + p0 + p]) : 0
+          const x = r < rows ? alpha * (a.trans ? A[(p0 + p) * lda + i0 + q + r] : A[(i0 + q + r) * lda + p0 + p]) : 0
+          dst[d + 2 * r] = x; dst[d + 2 * r + 1] = x
         }
       }
     }
   }
-  if (a.trans) packA6TransRows(dst, off, A, lda, i0, mc - (mc % 6), p0, kc, alpha)
+  if (a.trans) packA6DupTransRows(dst, off, A, lda, i0, mc - (mc % 6), p0, kc, alpha)
 }
 
 /** The full panels of a transposed A, P_ROWS rows of the stored A at a time (see packB4Rows). */
-function packA6TransRows (dst: Float64Array, off: number, A: Float64Array, lda: number, i0: number, mcFull: number, p0: number, kc: number, alpha: number): void {
+function packA6DupTransRows (dst: Float64Array, off: number, A: Float64Array, lda: number, i0: number, mcFull: number, p0: number, kc: number, alpha: number): void {
   for (let pb = 0; pb < kc; pb += P_ROWS) {
     const pe = Math.min(kc, pb + P_ROWS)
     for (let q = 0; q < mcFull; q += 6) {
-      let d = off + q * kc + pb * 6
+      let d = off + 2 * q * kc + pb * 12
       let s = (p0 + pb) * lda + i0 + q
-      for (let p = pb; p < pe; p++, d += 6, s += lda) {
-        dst[d] = alpha * A[s]; dst[d + 1] = alpha * A[s + 1]; dst[d + 2] = alpha * A[s + 2]
-        dst[d + 3] = alpha * A[s + 3]; dst[d + 4] = alpha * A[s + 4]; dst[d + 5] = alpha * A[s + 5]
+      for (let p = pb; p < pe; p++, d += 12, s += lda) {
+        const x0 = alpha * A[s]; const x1 = alpha * A[s + 1]; const x2 = alpha * A[s + 2]
+        const x3 = alpha * A[s + 3]; const x4 = alpha * A[s + 4]; const x5 = alpha * A[s + 5]
+        dst[d] = x0; dst[d + 1] = x0; dst[d + 2] = x1; dst[d + 3] = x1; dst[d + 4] = x2; dst[d + 5] = x2
+        dst[d + 6] = x3; dst[d + 7] = x3; dst[d + 8] = x4; dst[d + 9] = x4; dst[d + 10] = x5; dst[d + 11] = x5
       }
     }
   }

@@ -8,7 +8,7 @@
  * same memory, and C is copied back once at the end. The memory only
  * grows; the packing buffers live at fixed offsets, so repeated calls allocate nothing.
  */
-import { type Operand, packA6, packB4 } from './pack.ts'
+import { type Operand, packA6Dup, packB4 } from './pack.ts'
 import { GEMM_WASM_RELAXED_BASE64, GEMM_WASM_SIMD_BASE64, RELAXED_SIMD_PROBE, SIMD_PROBE } from './wasm-binary.ts'
 
 /** `relaxed`: f64x2.relaxed_madd (fused where the CPU has FMA); `simd`: f64x2.mul + f64x2.add. */
@@ -16,12 +16,12 @@ export type WasmGemmVariant = 'relaxed' | 'simd'
 
 const MR = 6
 const NR = 4
-/** Depth of a packed block: a 6×kc A micro-panel plus a kc×4 B one fit in L1. */
+/** Depth of a packed block: a 6×kc duplicated A micro-panel (24 KB) stays in L1 beside the B panels streaming past. */
 const KC = 256
-/** Rows of a packed A block (MC·KC·8 bytes, in L2). Multiple of MR. */
+/** Rows of a packed A block (MC·KC·16 bytes, duplicated entries). Multiple of MR. */
 const MC = 120
-/** Columns of a packed B block (KC·NC·8 bytes, in L3). Multiple of NR. */
-const NC = 2048
+/** Columns of a packed B block (KC·NC·8 bytes = 1 MB, in the 2 MB L2 it streams from). Multiple of NR. */
+const NC = 512
 const PAGE = 65536
 /** Scratch 6×4 tile for the edge tiles, at address 0. */
 const TMP_BYTES = 256
@@ -107,7 +107,7 @@ export class WasmGemm {
   static bytesNeeded (m: number, n: number, k: number): number {
     const kc = Math.min(KC, k); const nc = Math.min(NC, Math.ceil(n / NR) * NR); const mc = Math.min(MC, Math.ceil(m / MR) * MR)
     const raw = (m * k <= RAW_COPY_MAX_ENTRIES ? m * k : 0) + (k * n <= RAW_COPY_MAX_ENTRIES ? k * n : 0)
-    return TMP_BYTES + kc * nc * 8 + mc * kc * 8 + (m * n + raw) * 8
+    return TMP_BYTES + kc * nc * 8 + mc * kc * 16 + (m * n + raw) * 8
   }
 
   /** Whether the product fits in a wasm32 memory. */
@@ -133,7 +133,7 @@ export class WasmGemm {
     const mcMax = chunk(m, MC, MR)
     const offB = TMP_BYTES
     const offA = offB + kcMax * Math.ceil(ncMax / NR) * NR * 8
-    const offC = offA + Math.ceil(mcMax / MR) * MR * kcMax * 8
+    const offC = offA + Math.ceil(mcMax / MR) * MR * kcMax * 16
     const aRaw = m * k <= this.rawCopyMax; const bRaw = k * n <= this.rawCopyMax
     const offARaw = offC + m * n * 8
     const offBRaw = offARaw + (aRaw ? m * k * 8 : 0)
@@ -159,7 +159,7 @@ export class WasmGemm {
         for (let i0 = 0; i0 < m; i0 += mcMax) {
           const mc = Math.min(mcMax, m - i0)
           if (aRaw) packA(offARaw + i0 * aSi + p0 * aSp, aSi, aSp, mc, kc, alpha, offA)
-          else packA6(heap, offA / 8, a, i0, mc, p0, kc, alpha)
+          else packA6Dup(heap, offA / 8, a, i0, mc, p0, kc, alpha)
           macro(mc, nc, kc, offA, offB, offC + (i0 * n + j0) * 8, ldc, 0)
         }
       }
