@@ -29,8 +29,8 @@
  *             b ← b − η·(μ·v_b + rowsum Δ). In place on the shard: never re-encoded.
  *   audit     when someone was flagged, and every K steps: each peer publishes a sketch
  *             [W~_l·r_l; V~_l·r_l] (shared seeded r_l) and its biases; `checkShards` names
- *             shards off the code word, the median names wrong biases; a second verdict
- *             round agrees (majority) on whom to repair; healthy peers send their shards
+ *             shards off the code word, the majority copy names wrong biases; a verdict
+ *             round (union + echo) agrees on whom to repair; healthy peers send their shards
  *             (phase 'shard') and the repaired peer rebuilds its own with `repairShard`.
  *   checkpoint  after every audit that found (or left, after repair) every shard consistent —
  *             every K steps, and whenever a step had flagged peers: the state rollbacks return to.
@@ -50,7 +50,7 @@ import { BatchOrder } from './batches.ts'
 import { type FaultInjector, type FaultSite, noFaults } from './faults.ts'
 import { type Checkpoint, CheckpointError, cloneCheckpoint, type LayerState } from './checkpoint.ts'
 import {
-  auditVector, decodeVerdict, encodeVerdict, majorityVerdict, matVecInto, medianVector,
+  auditVector, decodeVerdict, encodeVerdict, matVecInto,
   relativeDistance, unionVerdicts, type Verdict
 } from './recovery.ts'
 import { schemeForConfig } from './strategy.ts'
@@ -192,6 +192,18 @@ function padRows (a: Matrix, rows: number): Matrix {
   return out
 }
 
+/** The vector more than half of `peers` hold (within 1e-8 relative), or null. */
+export function majorityCopy (copies: ReadonlyMap<number, Float64Array>, peers: number): Float64Array | null {
+  const groups: Array<{ rep: Float64Array, votes: number }> = []
+  for (const v of copies.values()) {
+    const g = groups.find(x => x.rep.length === v.length && relativeDistance(v, x.rep) <= 1e-8)
+    if (g !== undefined) g.votes++
+    else groups.push({ rep: v, votes: 1 })
+  }
+  const best = groups.reduce<{ rep: Float64Array, votes: number } | null>((b, g) => b === null || g.votes > b.votes ? g : b, null)
+  return best !== null && 2 * best.votes > peers ? best.rep : null
+}
+
 function topRows (a: Matrix, rows: number): Matrix {
   if (a.rows === rows) return a
   return { rows, cols: a.cols, data: a.data.slice(0, rows * a.cols) }
@@ -316,11 +328,11 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
   }
 
   /** Two verdict rounds: publish mine, echo the union; decide on the union of echoes. */
-  async function agree (phase: string, mine: Verdict): Promise<Verdict> {
+  async function agree (phase: string, mine: Verdict, size = P): Promise<Verdict> {
     const collectAll = async (ph: string, v: Verdict): Promise<Verdict[]> => {
-      const c = await round({ step, layer: -1, phase: ph, attempt }, encodeVerdict(v, P), verdictPolicy())
+      const c = await round({ step, layer: -1, phase: ph, attempt }, encodeVerdict(v, size), verdictPolicy())
       const out: Verdict[] = []
-      for (const mtx of c.results.values()) { const d = decodeVerdict(mtx, P); if (d !== null) out.push(d) }
+      for (const mtx of c.results.values()) { const d = decodeVerdict(mtx, size); if (d !== null) out.push(d) }
       return out
     }
     const first = unionVerdicts(await collectAll(phase, mine))
@@ -391,14 +403,17 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
     for (const f of check.faulty) flagged.add(f)
     // Too few shards to judge at all (uncoded, or many missing) is not a reason to roll back.
     if (!check.decidable && !check.consistent && sketches.size > m * n) undecidable = true
-    const median = biases.size > 0 ? medianVector([...biases.values()]) : new Float64Array(0)
-    for (const [p, b] of biases) if (relativeDistance(b, median) > 1e-8) flagged.add(P + p)
+    // Replicated state: the copy a strict majority holds (within 1e-8) is the reference; an
+    // element-wise median is not enough once several peers hold different wrong copies.
+    const biasRef = majorityCopy(biases, P)
+    if (biasRef === null) { if (biases.size > 0) undecidable = true } else {
+      for (const [p, b] of biases) if (relativeDistance(b, biasRef) > 1e-8) flagged.add(P + p)
+    }
 
     // Agree on whom to repair (majority of audit verdicts).
-    const vc = await round({ step, layer: -1, phase: 'audit-verdict', attempt }, encodeVerdict({ uncorrectable: undecidable, flagged }, 2 * P), verdictPolicy())
-    const verdicts: Verdict[] = []
-    for (const mt of vc.results.values()) { const d = decodeVerdict(mt, 2 * P); if (d !== null) verdicts.push(d) }
-    const agreed = majorityVerdict(verdicts)
+    // Union + echo (as for step verdicts): a peer that saw a message garbled in transit adds a
+    // harmless extra repair; everyone still reaches the same decision.
+    const agreed = await agree('audit-verdict', { uncorrectable: undecidable, flagged }, 2 * P)
     if (agreed.uncorrectable) return null
     const shardTargets = [...agreed.flagged].filter(i => i < P).sort((a, b) => a - b)
     const biasTargets = [...agreed.flagged].filter(i => i >= P).map(i => i - P)
@@ -426,10 +441,9 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
       }
     }
     if (targets.includes(self)) {
-      // Replicated state: take the median of the other peers' copies.
-      const others = [...biases].filter(([p]) => !targets.includes(p)).map(([, b]) => b)
-      if (others.length > 0) {
-        const med = medianVector(others)
+      // Replicated state: take the majority's copy.
+      if (biasRef !== null) {
+        const med = biasRef
         let o = 0
         for (const st of layers) { st.bias.set(med.subarray(o, o + st.bias.length)); o += st.bias.length; st.biasVelocity.set(med.subarray(o, o + st.bias.length)); o += st.bias.length }
         fixedSelf = true
@@ -586,7 +600,8 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
       await audit()
       const all = new Map<number, Matrix[]>()
       for (let l = 0; l < L; l++) {
-        const c = await round({ step, layer: l, phase: 'weights', attempt }, layers[l].shard, policy(m * n))
+        // Wait for every shard (not just m·n): the spare ones let the decoder outvote a bad one.
+        const c = await round({ step, layer: l, phase: 'weights', attempt }, layers[l].shard, { threshold: Math.min(P, m * n), want: P, timeoutMs, graceMs: verdictGraceMs })
         for (const [p, s] of c.results) {
           let list = all.get(p)
           if (list === undefined) { list = []; all.set(p, list) }
