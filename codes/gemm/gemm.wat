@@ -137,20 +137,25 @@
   ;; Packing, from operands copied raw into this memory. op(A)[i][p] is at $src + i·$si + p·$sp
   ;; (bytes; a transpose just swaps the strides), $src pointing at op(A)[i0][p0]. Writes the
   ;; 6-row micro-panels of alpha·op(A)[0..mc)[0..kc), zero-padded to a multiple of 6 rows.
-  ;; Goes 16 values of p at a time across all panels: walking one panel down all kc values with a
-  ;; power-of-two row stride would land every line in the same L1 set and miss on each load.
+  ;; A transposed A goes 16 values of p at a time across all panels: walking one panel down all kc
+  ;; values with a power-of-two row stride would land every line in the same L1 set and miss on
+  ;; each load.
   (func $packA (export "packA") (param $src i32) (param $si i32) (param $sp i32) (param $mc i32) (param $kc i32)
       (param $alpha f64) (param $dst i32)
     (local $pb i32) (local $pe i32) (local $q i32) (local $p i32) (local $s i32) (local $d i32) (local $rows i32)
-    (local $r i32) (local $si2 i32) (local $si3 i32) (local $si4 i32) (local $si5 i32) (local $av v128)
+    (local $r i32) (local $si0 i32) (local $si1 i32) (local $si2 i32) (local $si3 i32) (local $si4 i32) (local $si5 i32) (local $av v128) (local $v v128) (local $block i32)
+    (local.set $si1 (local.get $si))
     (local.set $si2 (i32.shl (local.get $si) (i32.const 1)))
     (local.set $si3 (i32.add (local.get $si2) (local.get $si)))
     (local.set $si4 (i32.shl (local.get $si) (i32.const 2)))
     (local.set $si5 (i32.add (local.get $si4) (local.get $si)))
     (local.set $av (f64x2.splat (local.get $alpha)))
+    ;; An untransposed A is read along its rows: six sequential streams, no set conflicts, so
+    ;; each panel is packed over the whole kc in one go (what the hardware prefetcher likes).
+    (local.set $block (select (local.get $kc) (i32.const 16) (i32.eq (local.get $sp) (i32.const 8))))
     (block $doneP (loop $loopP
       (br_if $doneP (i32.ge_s (local.get $pb) (local.get $kc)))
-      (local.set $pe (i32.add (local.get $pb) (i32.const 16)))
+      (local.set $pe (i32.add (local.get $pb) (local.get $block)))
       (if (i32.gt_s (local.get $pe) (local.get $kc)) (then (local.set $pe (local.get $kc))))
       (local.set $q (i32.const 0))
       (block $doneQ (loop $loopQ
@@ -170,17 +175,39 @@
                   (local.set $s (i32.add (local.get $s) (local.get $sp)))
                   (local.set $d (i32.add (local.get $d) (i32.const 96)))
                   (br_if $contig (i32.lt_s (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $pe)))))
-              (else
-                (loop $strided
-                  (v128.store (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (local.get $s))))
-                  (v128.store offset=16 (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si)))))
-                  (v128.store offset=32 (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si2)))))
-                  (v128.store offset=48 (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si3)))))
-                  (v128.store offset=64 (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si4)))))
-                  (v128.store offset=80 (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si5)))))
-                  (local.set $s (i32.add (local.get $s) (local.get $sp)))
-                  (local.set $d (i32.add (local.get $d) (i32.const 96)))
-                  (br_if $strided (i32.lt_s (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $pe)))))))
+              (else (if (i32.eq (local.get $sp) (i32.const 8))
+                (then ;; untransposed A: each row is contiguous along p, so take two p at a time
+                  (block $pairsDone (loop $pairs
+                    (br_if $pairsDone (i32.ge_s (i32.add (local.get $p) (i32.const 1)) (local.get $pe)))
+                    (local.set $v (v128.load (local.get $s)))
+                    (v128.store (local.get $d) (f64x2.mul (local.get $av) (i8x16.shuffle 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+                    (v128.store offset=96 (local.get $d) (f64x2.mul (local.get $av) (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+                    ;;#repeat r 1..5
+                    (local.set $v (v128.load (i32.add (local.get $s) (local.get $si{{r}}))))
+                    (v128.store offset={{r*16}} (local.get $d) (f64x2.mul (local.get $av) (i8x16.shuffle 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+                    (v128.store offset={{96+r*16}} (local.get $d) (f64x2.mul (local.get $av) (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+                    ;;#end
+                    (local.set $s (i32.add (local.get $s) (i32.const 16)))
+                    (local.set $d (i32.add (local.get $d) (i32.const 192)))
+                    (local.set $p (i32.add (local.get $p) (i32.const 2)))
+                    (br $pairs)))
+                  (if (i32.lt_s (local.get $p) (local.get $pe)) (then ;; odd last p of the block
+                    ;;#repeat r 0..5
+                    (v128.store offset={{r*16}} (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si{{r}})))))
+                    ;;#end
+                    )))
+                (else
+                  (loop $strided
+                    (v128.store (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (local.get $s))))
+                    (v128.store offset=16 (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si)))))
+                    (v128.store offset=32 (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si2)))))
+                    (v128.store offset=48 (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si3)))))
+                    (v128.store offset=64 (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si4)))))
+                    (v128.store offset=80 (local.get $d) (f64x2.mul (local.get $av) (v128.load64_splat (i32.add (local.get $s) (local.get $si5)))))
+                    (local.set $s (i32.add (local.get $s) (local.get $sp)))
+                    (local.set $d (i32.add (local.get $d) (i32.const 96)))
+                    (br_if $strided (i32.lt_s (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $pe)))))
+                  ))))
           (else ;; bottom edge: the rows past mc are zeros
             (loop $edge
               (local.set $r (i32.const 0))
