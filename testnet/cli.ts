@@ -105,6 +105,9 @@ ${TRAINING_OPTIONS_HELP}`,
   --fault-rate ε          testing aid: this peer corrupts its own work with probability ε per operation
   --fault-kind K          gaussian | bitflip (gaussian); --fault-magnitude σ (1)
   --fault-site S          matmul|encode|decode|activation|hadamard|update, repeatable (matmul)
+  --control-key F         obey signed fault commands from this Ed25519 public key (the testnet's);
+                          without it every fault command is refused
+  --dashboard PORT        serve the live dashboard for this peer on 127.0.0.1:PORT
   --quiet                 no progress on stderr`,
     run: async (ctx) => await (await import('./commands/peer.ts')).peerCommand.run(ctx)
   },

@@ -29,7 +29,8 @@ describe('training flags', () => {
     [{ epochs: '1', steps: '3' }, /not both/],
     [{ model: '10-5', dataset: 'mnist' }, /input width is 784/],
     [{ strategy: 'replication', peers: '7' }, /multiple of --replicas/],
-    [{ code: 'polydot:m=3,n=3' }, /needs at least m·n = 9 peers/]
+    [{ code: 'polydot:m=3,n=3' }, /needs at least m·n = 9 peers/],
+    [{ code: 'polydot:m=2,n=1', peers: '2' }, /needs at least 3 peers \(Q_fwd=2, Q_bwd=3\), got 2/]
   ])('rejects bad input %o', (flags, msg) => {
     expect(() => trainingConfigFromFlags(flags as never)).toThrow(ConfigError)
     expect(() => trainingConfigFromFlags(flags as never)).toThrow(msg)

@@ -1,3 +1,6 @@
+import { CodeConfigError, ConditionBudgetError } from '../codes/errors.ts'
+import { schemeForConfig } from './strategy.ts'
+
 /**
  * The training options shared by `simulate`, `testnet` and `job init` (DESIGN §3), their
  * defaults, and their validation. A bad value is a `ConfigError` with a message that names
@@ -161,4 +164,14 @@ export function validateTrainingConfig (c: TrainingConfig): void {
     throw new ConfigError(`--code ${c.code.scheme}:m=${c.code.m},n=${c.code.n} needs at least m·n = ${c.code.m * c.code.n} peers, got ${c.peers}`)
   }
   if ((c.epochs === null) === (c.steps === null)) throw new ConfigError('exactly one of --epochs and --steps must be set')
+  // The code itself is the judge of what it can do (thresholds vs peers, condition budget):
+  // a job that no peer could run is refused here, not by a crash once the peers have joined.
+  try {
+    schemeForConfig(c)
+  } catch (err) {
+    if (err instanceof CodeConfigError || err instanceof ConditionBudgetError) {
+      throw new ConfigError(`${c.strategy === 'codenet' ? '--code/--peers' : '--strategy/--peers'}: ${err.message}`)
+    }
+    throw err
+  }
 }
