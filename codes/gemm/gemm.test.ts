@@ -100,6 +100,13 @@ describe('gemm kernels against the naive reference', () => {
     expect(compare('wasm', 300, 515, 67, { transA: false, transB: true, alpha: 1, beta: 0, withC: false }, 78)).toBeLessThan(1e-13)
   })
 
+  it('the WASM kernel splits C into column blocks when n exceeds NC (512)', () => {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      expect(compare('wasm', 13, 50, 530, { transA, transB, alpha: 1, beta: 0, withC: false }, 79)).toBeLessThan(1e-13)
+      expect(compare('wasm', 7, 300, 1100, { transA, transB, alpha: 0.5, beta: -1, withC: true }, 80)).toBeLessThan(1e-13)
+    }
+  })
+
   it('both WASM variants (relaxed FMA and mul+add) agree with the reference', () => {
     const a = random(37, 45, 5); const b = random(45, 29, 6)
     const want = gemmWith('reference', a, b)
