@@ -23,7 +23,11 @@
  * In probabilistic mode the search finishes the level (the e, or the (q+1)-subset sweep) of
  * the first accepted candidate; when several different agreeing sets are accepted (two code
  * words fit: a small error absorbed by a high-leverage point), it takes the only one that
- * fits to rounding level (residuals ≤ tolerance/100) and refuses otherwise.
+ * fits to rounding level (residuals ≤ tolerance·CLEAN_FRACTION = tolerance/100) and refuses otherwise.
+ * In probabilistic mode an ambiguous or fruitless search is repeated once at tolerance·CLEAN_FRACTION: an error
+ * just above the tolerance (bit flips come in every size) is what makes sets ambiguous, and
+ * at the rounding level it is plainly an error, so the honest set is found and that peer is
+ * flagged instead of the round being refused.
  * No accepted candidate ⇒ { ok: false }: a wrong value is never returned as ok (beyond the
  * guarantees, only by an error pattern that itself lies on another code word).
  */
@@ -55,6 +59,13 @@ export interface PeerVector {
 }
 
 export const DEFAULT_MAX_CANDIDATES = 200_000
+/**
+ * Results "fit to rounding" when their residual is at most this fraction of the tolerance
+ * (honest rounding is ≈ ε·κ ≤ tolerance/1000). The ambiguity rule relies on honest results
+ * being that close; state audits (training) hold shards and replicated state to the same
+ * level, so sub-tolerance drift never accumulates into something the decoders misjudge.
+ */
+export const CLEAN_FRACTION = 0.01
 const SKETCH_SEED = 0xc0de
 const sketchCache = new Map<string, Matrix>()
 
@@ -110,6 +121,27 @@ interface Fit {
  * fitted polynomial) from peers' results at the given evaluation points.
  */
 export function robustDecode (
+  points: Float64Array,
+  q: number,
+  functionals: ReadonlyArray<Float64Array>,
+  results: ReadonlyArray<PeerVector>,
+  opts: RobustDecodeOptions
+): RobustDecode {
+  const first = decodeAt(points, q, functionals, results, opts)
+  // Probabilistic mode only: adversarial decodes rest on the unique-decoding bound alone.
+  if (first.ok || opts.mode !== 'probabilistic' || !refinable.has(first)) return first
+  // An error close to the tolerance is absorbed by some candidate sets and not by others, so
+  // the search finds several agreeing sets, or none that is stable. Looking again at the
+  // rounding level (tolerance·CLEAN_FRACTION, still ≥ 10× honest rounding) separates that
+  // error from the honest results: accepted only if the same rules hold there.
+  const refined = decodeAt(points, q, functionals, results, { ...opts, tolerance: opts.tolerance * CLEAN_FRACTION })
+  return refined.ok ? refined : first
+}
+
+/** Failures of the candidate search itself (not of too few results): worth a refined look. */
+const refinable = new WeakSet<object>()
+
+function decodeAt (
   points: Float64Array,
   q: number,
   functionals: ReadonlyArray<Float64Array>,
@@ -280,9 +312,11 @@ export function robustDecode (
     if (accepted.length === 1) return finish(accepted[0].A, accepted[0].fit)
     // Honest sets fit to rounding (≈ ε·κ ≤ tolerance/1000); a set that absorbed a small
     // error fits only to near the tolerance. Take the one clean set, else refuse.
-    const clean = accepted.filter(c => c.A.every(i => c.fit.residual[i] <= tol / 100))
+    const clean = accepted.filter(c => c.A.every(i => c.fit.residual[i] <= tol * CLEAN_FRACTION))
     if (clean.length === 1) return finish(clean[0].A, clean[0].fit)
-    return { ok: false, reason: `ambiguous: ${accepted.length} different sets of results are each consistent`, suspects: suspects0 }
+    const amb: RobustDecode = { ok: false, reason: `ambiguous: ${accepted.length} different sets of results are each consistent`, suspects: suspects0 }
+    refinable.add(amb)
+    return amb
   }
   const leaveOut = (e: number): boolean => {
     const out = new Uint8Array(R)
@@ -325,5 +359,7 @@ export function robustDecode (
       return { ok: false, reason: `no consistent subset among ${examined} sampled candidates (search capped at ${maxCandidates})`, suspects: suspects0 }
     }
   }
-  return { ok: false, reason: `no consistent set of results within the ${opts.mode} bound of ${eMax} error(s)`, suspects: suspects0 }
+  const none: RobustDecode = { ok: false, reason: `no consistent set of results within the ${opts.mode} bound of ${eMax} error(s)`, suspects: suspects0 }
+  refinable.add(none)
+  return none
 }

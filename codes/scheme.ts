@@ -71,6 +71,8 @@ export interface CodeScheme {
   readonly conditionNumber: Thresholds
 
   correctable (phase: Phase, received: number): Capability
+  /** The relative residual above which a decode flags a result (or, 'shard', a shard check a shard). Optional: schemes without one use 1e-9. */
+  tolerance? (phase: Phase | 'shard'): number
 
   /** W~_p for peer p. Used once, at initialisation: training never re-encodes W. */
   encodeShard (w: Matrix, peer: number): Matrix
@@ -87,8 +89,11 @@ export interface CodeScheme {
   applyUpdate (shard: Matrix, delta: Matrix, x: Matrix, lr: number, peer: number): void
   /** Rebuild peer `target`'s shard from healthy shards of other peers. */
   repairShard (shards: ReadonlyMap<number, Matrix>, target: number): Matrix
-  /** Do the given shards lie on one code word? Names the ones that do not. */
-  checkShards (shards: ReadonlyMap<number, Matrix>): ShardCheck
+  /**
+   * Do the given shards lie on one code word? Names the ones that do not. `tolerance`
+   * (relative residual) overrides the scheme's default where the scheme has one.
+   */
+  checkShards (shards: ReadonlyMap<number, Matrix>, opts?: { tolerance?: number }): ShardCheck
   /** The uncoded W from enough healthy shards (exports, checkpoints, ground truth). */
   decodeWeights (shards: ReadonlyMap<number, Matrix>): Matrix
 }

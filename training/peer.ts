@@ -29,7 +29,9 @@
  *             b ← b − η·(μ·v_b + rowsum Δ). In place on the shard: never re-encoded.
  *   audit     when someone was flagged, and every K steps: each peer publishes a sketch
  *             [W~_l·r_l; V~_l·r_l] (shared seeded r_l) and its biases; `checkShards` names
- *             shards off the code word, the majority copy names wrong biases; a verdict
+ *             shards off the code word, the majority copy names wrong biases — each layer's
+ *             W~, V~, bias and bias velocity on its own scale, at CLEAN_FRACTION of the
+ *             decoders' tolerance, so no error a decoder would flag survives; a verdict
  *             round (union + echo) agrees on whom to repair; healthy peers send their shards
  *             (phase 'shard') and the repaired peer rebuilds its own with `repairShard`.
  *   checkpoint  after every audit that found (or left, after repair) every shard consistent —
@@ -38,7 +40,8 @@
  *             and replays from there with attempt + 1 (fresh round keys, fresh fault draws).
  */
 import { type Matrix, zeros } from '../codes/matrix.ts'
-import type { CodeScheme, DecodeResult, Phase } from '../codes/scheme.ts'
+import type { CodeScheme, DecodeResult, Phase, ShardCheck } from '../codes/scheme.ts'
+import { CLEAN_FRACTION } from '../codes/decode.ts'
 import type { TrainingConfig } from './config.ts'
 import type { Collected, CollectPolicy, Exchange, RoundKey } from './exchange.ts'
 import type { Dataset } from './dataset.ts'
@@ -192,11 +195,11 @@ function padRows (a: Matrix, rows: number): Matrix {
   return out
 }
 
-/** The vector more than half of `peers` hold (within 1e-8 relative), or null. */
-export function majorityCopy (copies: ReadonlyMap<number, Float64Array>, peers: number): Float64Array | null {
+/** The vector more than half of `peers` hold (within `tolerance` relative, default 1e-8), or null. */
+export function majorityCopy (copies: ReadonlyMap<number, Float64Array>, peers: number, tolerance = 1e-8): Float64Array | null {
   const groups: Array<{ rep: Float64Array, votes: number }> = []
   for (const v of copies.values()) {
-    const g = groups.find(x => x.rep.length === v.length && relativeDistance(v, x.rep) <= 1e-8)
+    const g = groups.find(x => x.rep.length === v.length && relativeDistance(v, x.rep) <= tolerance)
     if (g !== undefined) g.votes++
     else groups.push({ rep: v, votes: 1 })
   }
@@ -236,6 +239,13 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
   const totalSteps = totalStepsOf(config, order.stepsPerEpoch)
   const job = jobDigest(config)
   const mu = config.momentum
+  // One notion of a significant error: decoders flag results beyond the scheme's tolerance;
+  // audits hold state (shards, replicated biases) to CLEAN_FRACTION of it, the level the
+  // decoder's ambiguity rule expects honest results to fit to.
+  const tolOf = (ph: Phase | 'shard'): number => scheme.tolerance?.(ph) ?? 1e-9
+  const ladder = (tol: number): number[] => [CLEAN_FRACTION * tol, Math.sqrt(CLEAN_FRACTION) * tol, tol]
+  const auditLadder = ladder(tolOf('shard'))
+  const stateLadder = ladder(Math.min(tolOf('forward'), tolOf('backward')))
 
   // Initial state: every peer draws the same W from the seed, keeps only its own shard.
   const init = initModel(config.model, config.activation, config.seed)
@@ -372,6 +382,12 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
   /**
    * Shard audit + repair. Returns the agreed set of repaired peers, or null when the audit
    * could not tell healthy shards from bad ones (then the caller rolls back).
+   *
+   * Judged per layer, per part (W~, V~, bias, bias velocity), each on its own scale, first at
+   * the rounding level (CLEAN_FRACTION of the decoders' tolerance) so drift is repaired before
+   * decoders could misjudge it; when errors of several sizes make that level undecidable,
+   * again at looser levels up to the decoders' own tolerance. Only a part undecidable even
+   * there — something the decoders would stumble on — rolls back.
    */
   async function audit (): Promise<{ repaired: number[], self: boolean } | null> {
     // Sketch of every layer's [W~; V~]·r, then every bias and bias velocity, in one column.
@@ -386,49 +402,85 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
     }
     for (const st of layers) { payload.data.set(st.bias, off); off += st.bias.length; payload.data.set(st.biasVelocity, off); off += st.bias.length }
     const c = await round({ step, layer: -1, phase: 'audit', attempt }, payload, policy(Math.min(P, m * n)))
-    const sketches = new Map<number, Matrix>()
+    const sketches = new Map<number, Float64Array>()
     const biases = new Map<number, Float64Array>()
     for (const [p, mt] of c.results) {
       if (mt.rows !== sketchLen + biasLen || mt.cols !== 1) continue
-      sketches.set(p, { rows: sketchLen, cols: 1, data: mt.data.slice(0, sketchLen) })
-      biases.set(p, mt.data.slice(sketchLen))
+      sketches.set(p, mt.data.subarray(0, sketchLen))
+      biases.set(p, mt.data.subarray(sketchLen))
     }
-    // Verdict indices: p = peer p's shard is off the code word; P + p = its biases are wrong.
+    // Verdict indices: l·P + p = peer p's layer-l shard is off the code word; L·P + p = its
+    // biases are wrong. Per layer, so a layer is rebuilt from the peers healthy in that layer.
+    const BIAS = L * P
     const flagged = new Set<number>()
-    for (const p of c.results.keys()) if (!sketches.has(p)) { flagged.add(p); flagged.add(P + p) }
+    for (const p of c.results.keys()) {
+      if (!sketches.has(p)) { for (let l = 0; l < L; l++) flagged.add(l * P + p); flagged.add(BIAS + p) }
+    }
     let undecidable = false
-    const check = timed('decodeMs', () => {
-      try { return scheme.checkShards(sketches) } catch { return { consistent: false, faulty: [], decidable: false } }
-    })
-    for (const f of check.faulty) flagged.add(f)
-    // Too few shards to judge at all (uncoded, or many missing) is not a reason to roll back.
-    if (!check.decidable && !check.consistent && sketches.size > m * n) undecidable = true
-    // Replicated state: the copy a strict majority holds (within 1e-8) is the reference; an
-    // element-wise median is not enough once several peers hold different wrong copies.
-    const biasRef = majorityCopy(biases, P)
-    if (biasRef === null) { if (biases.size > 0) undecidable = true } else {
-      for (const [p, b] of biases) if (relativeDistance(b, biasRef) > 1e-8) flagged.add(P + p)
+    let soff = 0
+    for (let l = 0; l < L; l++) {
+      const rows = padded[l].rows / m
+      for (let part = 0; part < 2; part++, soff += rows) {
+        const slice = new Map<number, Matrix>()
+        for (const [p, sk] of sketches) slice.set(p, { rows, cols: 1, data: sk.subarray(soff, soff + rows) })
+        let check: ShardCheck = { consistent: false, faulty: [], decidable: false }
+        for (const tol of auditLadder) {
+          check = timed('decodeMs', () => {
+            try { return scheme.checkShards(slice, { tolerance: tol }) } catch { return { consistent: false, faulty: [], decidable: false } }
+          })
+          if (check.decidable || check.consistent) break
+        }
+        for (const f of check.faulty) flagged.add(l * P + f)
+        // Too few shards to judge at all (uncoded, or many missing) is not a reason to roll back.
+        if (!check.decidable && !check.consistent && slice.size > m * n) {
+          undecidable = true
+          log(`peer ${self} step ${step}/${attempt} audit: layer ${l} ${part === 0 ? 'weights' : 'velocity'} undecidable (suspects ${check.faulty.join(',')})`)
+        }
+      }
+    }
+    // Replicated state: the copy a strict majority holds is the reference; an element-wise
+    // median is not enough once several peers hold different wrong copies.
+    const biasRef = new Float64Array(biasLen)
+    let boff = 0
+    for (let l = 0; l < L; l++) {
+      for (let part = 0; part < 2; part++, boff += shapes[l].rows) {
+        const slice = new Map<number, Float64Array>()
+        for (const [p, b] of biases) slice.set(p, b.subarray(boff, boff + shapes[l].rows))
+        if (slice.size === 0) continue
+        let ref: Float64Array | null = null
+        let tol = 0
+        for (tol of stateLadder) { ref = majorityCopy(slice, P, tol); if (ref !== null) break }
+        if (ref === null) {
+          undecidable = true
+          log(`peer ${self} step ${step}/${attempt} audit: no majority copy of layer ${l} ${part === 0 ? 'bias' : 'bias velocity'}`)
+          continue
+        }
+        biasRef.set(ref, boff)
+        for (const [p, b] of slice) if (relativeDistance(b, ref) > tol) flagged.add(BIAS + p)
+      }
     }
 
-    // Agree on whom to repair (majority of audit verdicts).
-    // Union + echo (as for step verdicts): a peer that saw a message garbled in transit adds a
-    // harmless extra repair; everyone still reaches the same decision.
-    const agreed = await agree('audit-verdict', { uncorrectable: undecidable, flagged }, 2 * P)
+    // Agree on whom to repair. Union + echo (as for step verdicts): a peer that saw a message
+    // garbled in transit adds a harmless extra repair; everyone still reaches the same decision.
+    const agreed = await agree('audit-verdict', { uncorrectable: undecidable, flagged }, (L + 1) * P)
     if (agreed.uncorrectable) return null
-    const shardTargets = [...agreed.flagged].filter(i => i < P).sort((a, b) => a - b)
-    const biasTargets = [...agreed.flagged].filter(i => i >= P).map(i => i - P)
-    const targets = [...new Set([...shardTargets, ...biasTargets])].sort((a, b) => a - b)
+    const badIn = Array.from({ length: L }, (_, l) => [...agreed.flagged].filter(i => i >= l * P && i < (l + 1) * P).map(i => i - l * P).sort((x, y) => x - y))
+    const biasTargets = [...agreed.flagged].filter(i => i >= BIAS).map(i => i - BIAS)
+    const targets = [...new Set([...badIn.flat(), ...biasTargets])].sort((a, b) => a - b)
     if (targets.length === 0) return { repaired: [], self: false }
-    if (shardTargets.length > P - m * n) return null
-    const badShard = new Set(shardTargets)
+    for (let l = 0; l < L; l++) {
+      if (badIn[l].length > P - m * n) { log(`peer ${self} step ${step}/${attempt} audit: ${badIn[l].length} bad shards of layer ${l}, too many to repair`); return null }
+    }
     let fixedSelf = false
-    for (let l = 0; l < L && shardTargets.length > 0; l++) {
+    for (let l = 0; l < L; l++) {
+      if (badIn[l].length === 0) continue
       const st = layers[l]
-      const amTarget = badShard.has(self)
+      const bad = new Set(badIn[l])
+      const amTarget = bad.has(self)
       const stacked = amTarget ? null : { rows: 2 * st.shard.rows, cols: st.shard.cols, data: concat(st.shard.data, st.velocity.data) }
-      const sc = await round({ step, layer: l, phase: 'shard', attempt }, stacked, amTarget ? policy(m * n, P - shardTargets.length) : policy(1, 1), shardTargets)
+      const sc = await round({ step, layer: l, phase: 'shard', attempt }, stacked, amTarget ? policy(m * n, P - bad.size) : policy(1, 1), badIn[l])
       if (!amTarget) continue
-      const healthy = new Map([...sc.results].filter(([p]) => !badShard.has(p)))
+      const healthy = new Map([...sc.results].filter(([p]) => !bad.has(p)))
       try {
         const rebuilt = timed('decodeMs', () => scheme.repairShard(healthy, self))
         const half = st.shard.data.length
@@ -442,12 +494,9 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
     }
     if (targets.includes(self)) {
       // Replicated state: take the majority's copy.
-      if (biasRef !== null) {
-        const med = biasRef
-        let o = 0
-        for (const st of layers) { st.bias.set(med.subarray(o, o + st.bias.length)); o += st.bias.length; st.biasVelocity.set(med.subarray(o, o + st.bias.length)); o += st.bias.length }
-        fixedSelf = true
-      }
+      let o = 0
+      for (const st of layers) { st.bias.set(biasRef.subarray(o, o + st.bias.length)); o += st.bias.length; st.biasVelocity.set(biasRef.subarray(o, o + st.bias.length)); o += st.bias.length }
+      fixedSelf = true
     }
     return { repaired: targets, self: fixedSelf }
   }

@@ -68,6 +68,35 @@ describe('simulate: fault scenarios', () => {
     expect(weightDistance(r.model, clean.model)).toBeLessThan(1e-9)
   })
 
+  it('audits each layer on its own scale: a small error in the smallest layer is repaired', async () => {
+    // Regression: the audit judged one residual over every layer's sketch, dominated by the
+    // largest layer, so a shard error in a small layer passed it and stayed for good (its
+    // products flagged every step, ambiguous decodes, and at last endless rollbacks).
+    const flags = { model: '64-32-16-4' }
+    const r = await run(flags, { faultSchedule: [{ peer: 2, step: 5, site: 'update', layer: 2, kind: 'gaussian', magnitude: 3e-10 }] })
+    expect(r.summary.faults.injected).toBe(1)
+    expect(r.trainers[2].status().repairs).toBeGreaterThanOrEqual(1)
+    expect(r.summary.faults.silent).toBe(0)
+    // Every layer's shards lie on one code word to rounding level at the end.
+    const scheme = r.trainers[0].scheme
+    for (let l = 0; l < 3; l++) {
+      const shards = new Map(r.trainers.map(t => [t.self, t.shards()[l]]))
+      expect(scheme.checkShards(shards, { tolerance: 1e-12 })).toEqual({ consistent: true, faulty: [], decidable: true })
+    }
+  })
+
+  it('bit flips at a high rate neither stall training nor let errors through', async () => {
+    // Regression: sub-tolerance flips accumulated in shards and biases the audit could not
+    // see; honest results no longer fit to rounding, decodes turned ambiguous, rollbacks
+    // replayed the same corrupted checkpoint, and in the end the weights could not be decoded.
+    const r = await run({ model: '64-32-16-4', steps: '150', seed: '2', 'error-rate': '0.05', 'error-kind': 'bitflip' })
+    expect(r.summary.faults.injected).toBeGreaterThan(500)
+    expect(r.summary.stalled).toBeNull()
+    expect(r.summary.completedSteps).toBe(150)
+    expect(r.summary.faults.silent).toBe(0)
+    expect(r.summary.groundTruth.weightRelativeError).toBeLessThan(1e-9)
+  })
+
   it('an uncorrectable round rolls every peer back and training still converges', async () => {
     const clean = await run()
     // Five of six peers publish wrong forward results in the same round: beyond any decoder.
