@@ -148,6 +148,31 @@ describe('PolyDot error correction', () => {
       }), { numRuns: 300 })
   })
 
+  // KNOWN BUG (found by CI with a random seed): an error of ~1000× the tolerance on a
+  // high-leverage point (R = Q + 2) is partly absorbed by the least-squares fit, its residual
+  // falls under the tolerance, and the adversarial decode accepts a value 7e-6 off. Judging
+  // members by their deleted residual r_i/(1 − h_ii) catches it but refuses honest high-leverage
+  // results too; not fixed yet. This test fails (reports) once the decoder is fixed.
+  it.fails('KNOWN BUG: a 1000×-tolerance error on a high-leverage point within the adversarial bound is accepted', () => {
+    fc.assert(fc.property(config, fc.constantFrom<Phase>('forward', 'backward'), fc.integer({ min: 1, max: 6 }), fc.integer(),
+      ([P, m, n], phase, B, seed) => {
+        const u = setup(P, m, n, 2, 3, B, seed)
+        const Q = threshold(u.s, phase)
+        fc.pre(P - Q >= 2)
+        const rng = createRng(seed)
+        const R = Q + 2 + Math.floor(rng() * (P - Q - 1))
+        const present = sample(P, R, rng)
+        const e = u.s.correctable(phase, R).adversarial
+        const bad = sample(R, e, rng).map(i => present[i])
+        const ys = results(u, phase)
+        const tiny = 1e3 * u.s.tolerance(phase)
+        const map = new Map(present.map(p => [p, ys[p]]))
+        for (const p of bad) map.set(p, corrupt(ys[p], ERROR_KINDS[Math.floor(rng() * ERROR_KINDS.length)], rng, ys[(p + 1) % P], tiny))
+        const d = u.s.decode(phase, map, { mode: 'adversarial' })
+        if (d.ok) expect(relativeError(d.value, truth(u, phase))).toBeLessThan(1e-9)
+      }), { numRuns: 1, seed: -402233825, path: '260:2', endOnFailure: true })
+  })
+
   it('corrects up to R − Q − 1 continuous random errors in probabilistic mode', () => {
     fc.assert(fc.property(config, fc.constantFrom<Phase>('forward', 'backward'), fc.integer(), ([P, m, n], phase, seed) => {
       const u = setup(P, m, n, 2, 2, 3, seed)
