@@ -117,29 +117,35 @@ describe('PolyDot (Chebyshev) encode / decode', () => {
   })
 })
 
+/** R ≥ Q + 2 results of which ⌊(R − Q)/2⌋ carry errors of every kind (within the adversarial bound). */
+function adversarialCase (P: number, m: number, n: number, phase: Phase, B: number, seed: number): { u: Setup, map: Map<number, Matrix>, wrong: number[] } {
+  const u = setup(P, m, n, 2, 3, B, seed)
+  const Q = threshold(u.s, phase)
+  fc.pre(P - Q >= 2)
+  const rng = createRng(seed)
+  const R = Q + 2 + Math.floor(rng() * (P - Q - 1))
+  const present = sample(P, R, rng)
+  const e = u.s.correctable(phase, R).adversarial
+  const bad = sample(R, e, rng).map(i => present[i])
+  const ys = results(u, phase)
+  const tiny = 1e3 * u.s.tolerance(phase)
+  const map = new Map(present.map(p => [p, ys[p]]))
+  const wrong: number[] = []
+  for (const p of bad) {
+    const kind = ERROR_KINDS[Math.floor(rng() * ERROR_KINDS.length)]
+    const y = corrupt(ys[p], kind, rng, ys[(p + 1) % P], tiny)
+    map.set(p, y)
+    // A copy of an equal honest result (m = n = 1: all results agree) is no error.
+    if (!(relativeError(y, ys[p]) <= u.s.tolerance(phase))) wrong.push(p)
+  }
+  return { u, map, wrong }
+}
+
 describe('PolyDot error correction', () => {
   it('corrects every error pattern within the adversarial bound, any error values', () => {
     fc.assert(fc.property(config, fc.constantFrom<Phase>('forward', 'backward'), fc.integer({ min: 1, max: 6 }), fc.integer(),
       ([P, m, n], phase, B, seed) => {
-        const u = setup(P, m, n, 2, 3, B, seed)
-        const Q = threshold(u.s, phase)
-        fc.pre(P - Q >= 2)
-        const rng = createRng(seed)
-        const R = Q + 2 + Math.floor(rng() * (P - Q - 1))
-        const present = sample(P, R, rng)
-        const e = u.s.correctable(phase, R).adversarial
-        const bad = sample(R, e, rng).map(i => present[i])
-        const ys = results(u, phase)
-        const tiny = 1e3 * u.s.tolerance(phase)
-        const map = new Map(present.map(p => [p, ys[p]]))
-        const wrong: number[] = []
-        for (const p of bad) {
-          const kind = ERROR_KINDS[Math.floor(rng() * ERROR_KINDS.length)]
-          const y = corrupt(ys[p], kind, rng, ys[(p + 1) % P], tiny)
-          map.set(p, y)
-          // A copy of an equal honest result (m = n = 1: all results agree) is no error.
-          if (!(relativeError(y, ys[p]) <= u.s.tolerance(phase))) wrong.push(p)
-        }
+        const { u, map, wrong } = adversarialCase(P, m, n, phase, B, seed)
         const d = u.s.decode(phase, map, { mode: 'adversarial' })
         expect(d.ok).toBe(true)
         if (!d.ok) return
@@ -156,18 +162,7 @@ describe('PolyDot error correction', () => {
   it.fails('KNOWN BUG: a 1000×-tolerance error on a high-leverage point within the adversarial bound is accepted', () => {
     fc.assert(fc.property(config, fc.constantFrom<Phase>('forward', 'backward'), fc.integer({ min: 1, max: 6 }), fc.integer(),
       ([P, m, n], phase, B, seed) => {
-        const u = setup(P, m, n, 2, 3, B, seed)
-        const Q = threshold(u.s, phase)
-        fc.pre(P - Q >= 2)
-        const rng = createRng(seed)
-        const R = Q + 2 + Math.floor(rng() * (P - Q - 1))
-        const present = sample(P, R, rng)
-        const e = u.s.correctable(phase, R).adversarial
-        const bad = sample(R, e, rng).map(i => present[i])
-        const ys = results(u, phase)
-        const tiny = 1e3 * u.s.tolerance(phase)
-        const map = new Map(present.map(p => [p, ys[p]]))
-        for (const p of bad) map.set(p, corrupt(ys[p], ERROR_KINDS[Math.floor(rng() * ERROR_KINDS.length)], rng, ys[(p + 1) % P], tiny))
+        const { u, map } = adversarialCase(P, m, n, phase, B, seed)
         const d = u.s.decode(phase, map, { mode: 'adversarial' })
         if (d.ok) expect(relativeError(d.value, truth(u, phase))).toBeLessThan(1e-9)
       }), { numRuns: 1, seed: -402233825, path: '260:2', endOnFailure: true })

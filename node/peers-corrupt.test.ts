@@ -4,24 +4,11 @@
  * the control protocol's status names it; every peer ends with the same model.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { tempDir, writeJob, startPeer, waitFor, weightsDistance, finish, jobFlags, PeerNet, P, LOSS_TARGET } from './testing.ts'
+import { tempDir, writeJob, startPeer, waitFor, finish, jobFlags, PeerNet, checkCommon } from './testing.ts'
 import { queryStatus } from './peer.ts'
 
 const net = new PeerNet()
 afterEach(() => { net.stop() })
-
-function checkCommon (results: Array<{ summary: any, weights: any }>, steps: number): void {
-  for (const r of results) {
-    expect(r.summary.steps).toBe(steps)
-    expect(r.summary.peers).toBe(P)
-    expect(r.summary.trainLoss).toBeLessThan(LOSS_TARGET)
-    expect(r.summary.testAccuracy).toBeGreaterThan(0.6)
-    expect(r.summary.code).toMatchObject({ scheme: 'polydot', m: 2, n: 1 })
-  }
-  // Every peer decoded the same model (up to float64 rounding of independent decodes).
-  for (const r of results.slice(1)) expect(weightsDistance(results[0].weights, r.weights)).toBeLessThan(1e-9)
-  expect(new Set(results.map(r => r.summary.self)).size).toBe(P)
-}
 
 describe('a peer sending corrupted results', () => {
   it('is detected, corrected and repaired; the status names it', async () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync, readFileSync, appendFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const NODE = join(ROOT, 'node_modules', '.bin', 'node')
@@ -114,4 +115,18 @@ export async function finish (peers: PeerProcess[]): Promise<Array<{ summary: an
   const codes = await Promise.all(peers.map(async p => await p.exit))
   codes.forEach((c, i) => { if (c !== 0) throw new Error(`${peers[i].name} exited ${c}:\n${peers[i].stderr.slice(-3000)}`) })
   return peers.map(p => ({ summary: readJson(p.summaryPath), weights: readJson(p.weightsPath) }))
+}
+
+/** What every multi-peer run must end with: all steps, the loss target, and one model on every peer. */
+export function checkCommon (results: Array<{ summary: any, weights: any }>, steps: number): void {
+  for (const r of results) {
+    expect(r.summary.steps).toBe(steps)
+    expect(r.summary.peers).toBe(P)
+    expect(r.summary.trainLoss).toBeLessThan(LOSS_TARGET)
+    expect(r.summary.testAccuracy).toBeGreaterThan(0.6)
+    expect(r.summary.code).toMatchObject({ scheme: 'polydot', m: 2, n: 1 })
+  }
+  // Every peer decoded the same model (up to float64 rounding of independent decodes).
+  for (const r of results.slice(1)) expect(weightsDistance(results[0].weights, r.weights)).toBeLessThan(1e-9)
+  expect(new Set(results.map(r => r.summary.self)).size).toBe(P)
 }
