@@ -291,10 +291,11 @@ function decodeAt (
   let examined = 0
   const maxCandidates = opts.maxCandidates ?? DEFAULT_MAX_CANDIDATES
   const accepted: Array<{ A: number[], fit: Fit }> = []
-  // Probabilistic mode finishes the level it found a decode in: a second, different agreeing
-  // set of the same size means two code words fit (an error at the detection limit on a
-  // high-leverage point) and the decode is refused rather than guessed.
-  const exhaustLevel = opts.mode === 'probabilistic'
+  // Both modes finish the level they found a decode in: a second, different agreeing set of the
+  // same size means two code words fit within the tolerance (an error at the detection limit on
+  // a high-leverage point). The adversarial uniqueness argument holds only for exact agreement,
+  // so even within ⌊(R − q)/2⌋ errors the clean set is taken, or the decode is refused.
+  const exhaustLevel = true
   const tryCandidate = (S: number[]): boolean => {
     examined++
     if (insideKnown(S) || !sketchConsistent(S)) return false

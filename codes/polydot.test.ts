@@ -154,17 +154,19 @@ describe('PolyDot error correction', () => {
       }), { numRuns: 300 })
   })
 
-  // KNOWN BUG (found by CI with a random seed): an error of ~1000× the tolerance on a
-  // high-leverage point (R = Q + 2) is partly absorbed by the least-squares fit, its residual
-  // falls under the tolerance, and the adversarial decode accepts a value 7e-6 off. Judging
-  // members by their deleted residual r_i/(1 − h_ii) catches it but refuses honest high-leverage
-  // results too; not fixed yet. This test fails (reports) once the decoder is fixed.
-  it.fails('KNOWN BUG: a 1000×-tolerance error on a high-leverage point within the adversarial bound is accepted', () => {
+  // Regression (found by CI with a random seed): R = Q + 2, an error of ~1000× the tolerance on a
+  // high-leverage point; leaving out an honest result instead also fits within the tolerance, so
+  // two code words agree with all but one result each. The decoder must take the one that fits
+  // at rounding level (the honest one) instead of the first it finds.
+  it('a 1000×-tolerance error on a high-leverage point within the adversarial bound is corrected, not absorbed', () => {
     fc.assert(fc.property(config, fc.constantFrom<Phase>('forward', 'backward'), fc.integer({ min: 1, max: 6 }), fc.integer(),
       ([P, m, n], phase, B, seed) => {
-        const { u, map } = adversarialCase(P, m, n, phase, B, seed)
+        const { u, map, wrong } = adversarialCase(P, m, n, phase, B, seed)
         const d = u.s.decode(phase, map, { mode: 'adversarial' })
-        if (d.ok) expect(relativeError(d.value, truth(u, phase))).toBeLessThan(1e-9)
+        expect(d.ok).toBe(true)
+        if (!d.ok) return
+        expect(relativeError(d.value, truth(u, phase))).toBeLessThan(1e-9)
+        expect(d.faulty).toEqual(wrong)
       }), { numRuns: 1, seed: -402233825, path: '260:2', endOnFailure: true })
   })
 
