@@ -23,6 +23,9 @@ export interface Command {
   run: (ctx: CommandContext) => Promise<number>
 }
 
+/** Soft-error rate `codenet testnet` (and `npm start`) sends every peer when --error-rate is not given. */
+export const DEFAULT_SOFT_ERROR_RATE = 0.002
+
 export const TRAINING_OPTIONS_HELP = `Training options:
   --peers P                 number of peers (6)
   --strategy S              codenet | replication | uncoded (codenet)
@@ -76,7 +79,7 @@ export const COMMANDS: Command[] = [
   --replay FILE         inject the faults of a history.jsonl again, at the same steps and with the same seeds
   --round-timeout-ms T  passed to every peer
   State folder: .codenet/testnet/ (or $CODENET_TESTNET_DIR).
-  Without --error-rate, every peer gets \`fault soft-error --rate 0.002 --step matmul\` when training starts, so correction shows;
+  Without --error-rate, every peer gets \`fault soft-error --rate ${DEFAULT_SOFT_ERROR_RATE} --step matmul\` when training starts, so correction shows;
   --error-rate ε uses the training option instead (ε = 0: no soft errors).
 
 ${TRAINING_OPTIONS_HELP}`,
@@ -147,6 +150,13 @@ ${TRAINING_OPTIONS_HELP}`,
     run: async (ctx) => await (await import('./commands/bench.ts')).benchCommand.run(ctx)
   }
 ]
+
+/** Name, summary and usage of a command as this table has them: one source for --help and the modules. */
+export function describeCommand (name: string): Pick<Command, 'name' | 'summary' | 'usage'> {
+  const c = COMMANDS.find(c => c.name === name)
+  if (c === undefined) throw new Error(`no command '${name}' in the command table`)
+  return { name: c.name, summary: c.summary, usage: c.usage }
+}
 
 export function topLevelHelp (): string {
   const width = Math.max(...COMMANDS.map(c => c.name.length))

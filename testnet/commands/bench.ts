@@ -3,7 +3,7 @@
  * ratio against a baseline measured in the same run, so the figures mean something on a
  * busy machine too. The benchmark modules are loaded only when asked for.
  */
-import { parseFlags, UsageError, type Command, type CommandContext } from '../cli.ts'
+import { describeCommand, parseFlags, UsageError, type Command, type CommandContext } from '../cli.ts'
 
 const KINDS = ['gemm', 'codes', 'exchange', 'training'] as const
 type Kind = typeof KINDS[number]
@@ -28,9 +28,7 @@ async function runBench (kind: Kind, ctx: CommandContext, json: string | undefin
 }
 
 export const benchCommand: Command = {
-  name: 'bench',
-  summary: 'benchmarks, each a ratio against its baseline measured in the same run',
-  usage: 'codenet bench gemm|codes|exchange|training [--json FILE] [--quick] (full text in testnet/cli.ts)',
+  ...describeCommand('bench'),
   run: async (ctx) => {
     const { values, positionals } = parseFlags(ctx.argv, {
       json: { type: 'string' },

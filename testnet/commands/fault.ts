@@ -7,7 +7,7 @@
  * `codenet testnet --replay FILE` can run the same faults again.
  */
 import type { Command, CommandContext } from '../cli.ts'
-import { parseFlags, UsageError } from '../cli.ts'
+import { describeCommand, parseFlags, UsageError } from '../cli.ts'
 import { requireRunning, testnetPaths, TestnetStateError } from '../state.ts'
 import { createControlClient } from '../control-client.ts'
 import { loadControlPrivateKey, ControlAuthError } from '../../node/control-auth.ts'
@@ -64,20 +64,6 @@ async function run (ctx: CommandContext): Promise<number> {
 }
 
 export const faultCommand: Command = {
-  name: 'fault',
-  summary: 'inject a fault into the running testnet (or `fault clear`)',
-  usage: `codenet fault <kind> [--peer I|all] [options] [--seed N] [--json]
-       codenet fault clear [--peer I|all]
-
-  soft-error       --rate ε (0.05) --kind gaussian|bitflip --magnitude σ (1) --step matmul|activation|hadamard|encode|decode|update|any (matmul)
-  straggler        --delay-ms T (1000): the peer waits T ms before publishing each result
-  crash            kill the peer process; --restart-after-s S restarts it (same data dir and id) after S s
-  pause            the peer stops publishing until \`fault clear\`
-  partition        --from I --to J cuts the link between I and J; without them, the peers split in halves
-  byzantine        --magnitude σ (1): the peer's results are consistently wrong (the same offset every round)
-  garbage-frames   the peer sends malformed frames on the results protocol before each result
-  clear            switch every fault off
-  --peer I|all     target peer index (as in \`codenet status\`), default all
-  --seed N         seed of the fault's random draws (recorded for --replay; random by default)`,
+  ...describeCommand('fault'),
   run
 }

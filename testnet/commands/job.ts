@@ -3,7 +3,7 @@
  * gossip topics and protocol ids, so every peer started with the same file joins the same job.
  */
 import type { Command, CommandContext } from '../cli.ts'
-import { parseFlags, TRAINING_OPTIONS_HELP, UsageError } from '../cli.ts'
+import { describeCommand, parseFlags, UsageError } from '../cli.ts'
 import { type RawTrainingFlags, TRAINING_FLAG_NAMES, trainingConfigFromFlags } from '../../training/config.ts'
 import { createJobSpec, jobHash } from '../../protocols/job.ts'
 
@@ -23,8 +23,6 @@ async function run (ctx: CommandContext): Promise<number> {
 }
 
 export const jobCommand: Command = {
-  name: 'job',
-  summary: 'codenet job init [training options] > job.json: write a job spec',
-  usage: `codenet job init [training options] > job.json\n\n${TRAINING_OPTIONS_HELP}`,
+  ...describeCommand('job'),
   run
 }

@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { Command, CommandContext } from '../cli.ts'
-import { parseFlags, UsageError } from '../cli.ts'
+import { describeCommand, parseFlags, UsageError } from '../cli.ts'
 import { parseJobSpec, JobError, jobHash } from '../../protocols/job.ts'
 import { createPeerEngine, EngineError, type LocalFaults } from '../../node/engine.ts'
 import { readSwarmKey, parseMultiaddrs, PeerConfigError } from '../../node/peer.ts'
@@ -154,8 +154,6 @@ async function run (ctx: CommandContext): Promise<number> {
 }
 
 export const peerCommand: Command = {
-  name: 'peer',
-  summary: 'run one peer of a job; finds the others by mDNS or --bootstrap',
-  usage: 'codenet peer --job FILE [--data-dir D] [--listen MA] [--bootstrap MA …] [--swarm-key F] [--json F] [--export-weights F] [--control-key PUB.pem] [--dashboard PORT] (full list: testnet/cli.ts)',
+  ...describeCommand('peer'),
   run
 }

@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import type { Command, CommandContext } from '../cli.ts'
-import { parseFlags, TRAINING_OPTIONS_HELP, UsageError } from '../cli.ts'
+import { describeCommand, parseFlags, UsageError } from '../cli.ts'
 import { type RawTrainingFlags, TRAINING_FLAG_NAMES, trainingConfigFromFlags } from '../../training/config.ts'
 import { datasetForConfig, simulate } from '../../training/simulate.ts'
 import { evaluateWeightsFile, exportWeights, WeightsFormatError } from '../../training/evaluate.ts'
@@ -70,11 +70,6 @@ async function run (ctx: CommandContext): Promise<number> {
 }
 
 export const simulateCommand: Command = {
-  name: 'simulate',
-  summary: 'P peers in one process over the in-memory exchange; deterministic for a seed',
-  usage: `codenet simulate [training options] [--json FILE] [--export-weights FILE] [--quiet]
-       codenet simulate --evaluate-weights FILE      accuracy of a weights file on the test split
-
-${TRAINING_OPTIONS_HELP}`,
+  ...describeCommand('simulate'),
   run
 }

@@ -9,7 +9,7 @@
  * gone) is shown from state.json and its summary.
  */
 import type { Command, CommandContext } from '../cli.ts'
-import { parseFlags, UsageError } from '../cli.ts'
+import { describeCommand, parseFlags, UsageError } from '../cli.ts'
 import { requireRunning, testnetPaths, TestnetStateError, type TestnetState } from '../state.ts'
 import { createControlClient, type ControlClient } from '../control-client.ts'
 import { formatRows, peerRows, totalsOf, networkPoint, type Status, type PeerRow, type Totals } from '../snapshot.ts'
@@ -117,11 +117,6 @@ async function run (ctx: CommandContext): Promise<number> {
 }
 
 export const statusCommand: Command = {
-  name: 'status',
-  summary: 'peers, step, loss, accuracy and faults of the running testnet',
-  usage: `codenet status [--json] [--watch] [--interval-ms T]
-
-  --json            one JSON document (with --watch: one per line)
-  --watch           refresh every T ms (2000) until Ctrl+C`,
+  ...describeCommand('status'),
   run
 }

@@ -18,7 +18,7 @@
 import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import type { Command, CommandContext } from '../cli.ts'
-import { parseFlags, TRAINING_OPTIONS_HELP, UsageError } from '../cli.ts'
+import { DEFAULT_SOFT_ERROR_RATE, describeCommand, parseFlags, UsageError } from '../cli.ts'
 import { type RawTrainingFlags, TRAINING_FLAG_NAMES, trainingConfigFromFlags } from '../../training/config.ts'
 import { createProgressReporter } from '../progress.ts'
 import { Testnet, BIN, LaunchError } from '../launch.ts'
@@ -32,7 +32,6 @@ import type { TestnetSummary, PeerRow, MonitorView } from '../snapshot.ts'
  * corrected in the round they happen, so the default run shows correction without paying for
  * shard repairs at every step. It is recorded in history.jsonl like any fault.
  */
-export const DEFAULT_SOFT_ERROR_RATE = 0.002
 const SUPERVISED_ENV = 'CODENET_TESTNET_SUPERVISED'
 
 const trainingOptions = Object.fromEntries(TRAINING_FLAG_NAMES.map(n => [n, { type: 'string' as const }]))
@@ -273,20 +272,6 @@ function writeOrFail (path: string, text: string, what: string): void {
 }
 
 export const testnetCommand: Command = {
-  name: 'testnet',
-  summary: 'P peer processes on loopback over libp2p, with live progress and a summary',
-  usage: `codenet testnet [training options] [--keep] [--json FILE] [--export-weights FILE] [--dashboard] [--dashboard-port P] [--report DIR] [--replay FILE] [--quiet]
-       codenet testnet down
-
-  --keep                run in the background and stay up after training (status, fault, dashboard); stop with \`codenet testnet down\`
-  --dashboard           serve the live dashboard on 127.0.0.1 (URL printed; any free port, or --dashboard-port P)
-  --report DIR          write summary.json, history.jsonl and SVG plots of loss/accuracy with faults marked
-  --replay FILE         inject the faults of a history.jsonl again, at the same steps and with the same seeds
-  --round-timeout-ms T  passed to every peer
-  State folder: .codenet/testnet/ (or $CODENET_TESTNET_DIR).
-  Without --error-rate, every peer gets \`fault soft-error --rate ${DEFAULT_SOFT_ERROR_RATE} --step matmul\` when training starts, so correction shows;
-  --error-rate ε uses the training option instead (ε = 0: no soft errors).
-
-${TRAINING_OPTIONS_HELP}`,
+  ...describeCommand('testnet'),
   run
 }
