@@ -30,6 +30,7 @@ import { serializeCheckpoint, deserializeCheckpoint, CheckpointError } from '../
 import { createFaultInjector, type FaultInjector, type FaultSite } from '../training/faults.ts'
 import { datasetForConfig } from '../training/simulate.ts'
 import { codeSummary } from '../training/strategy.ts'
+import type { RunSummary } from '../training/summary.ts'
 import { testAccuracy, exportWeights, type WeightsExport } from '../training/evaluate.ts'
 import type { Dataset } from '../training/dataset.ts'
 import type { ErrorKind } from '../training/config.ts'
@@ -88,21 +89,8 @@ export interface EngineOptions {
   signal?: AbortSignal
 }
 
-export interface PeerSummary {
-  strategy: string
-  peers: number
-  code: ReturnType<typeof codeSummary>
-  steps: number
-  epochs: number
-  wallSeconds: number
-  testAccuracy: number
-  trainLoss: number
-  /** `silent` cannot be known by a real peer (it has no ground truth): always null here. */
-  faults: { injected: number, detected: number, corrected: number, uncorrectable: number, silent: number | null }
-  rollbacks: number
-  repairs: number
-  timing: { computeS: number, encodeS: number, decodeS: number, waitS: number, stepMs: { median: number, p95: number } }
-  bytesSent: number
+/** `faults.silent` cannot be known by a real peer (it has no ground truth): always null here. */
+export interface PeerSummary extends RunSummary<number | null> {
   /** Extra, per peer. */
   self: number
   peerId: string

@@ -38,31 +38,13 @@ import { testAccuracy } from './evaluate.ts'
 import { relativeDistance } from './recovery.ts'
 import { roundKeyString } from './exchange.ts'
 import { learningRate } from './schedule.ts'
+import type { RunSummary } from './summary.ts'
 
 export const SILENT_TOLERANCE = 1e-6
 
-export interface FaultCounters {
-  injected: number
-  detected: number
-  corrected: number
-  uncorrectable: number
-  silent: number
-}
+export type FaultCounters = RunSummary['faults']
 
-export interface SimulationSummary {
-  strategy: string
-  peers: number
-  code: ReturnType<typeof codeSummary>
-  steps: number
-  epochs: number
-  wallSeconds: number
-  testAccuracy: number
-  trainLoss: number
-  faults: FaultCounters
-  rollbacks: number
-  repairs: number
-  timing: { computeS: number, encodeS: number, decodeS: number, waitS: number, stepMs: { median: number, p95: number } }
-  bytesSent: number
+export interface SimulationSummary extends RunSummary {
   /** Extra: what the run was and what the truth says. */
   model: number[]
   batch: number
