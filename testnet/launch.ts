@@ -217,11 +217,18 @@ export class Testnet {
     if (this.view.events.length > 2000) this.view.events.splice(0, this.view.events.length - 2000)
   }
 
-  private onExit (slot: Slot, code: number | null, sig: NodeJS.Signals | null): void {
+  private onExit (slot: Slot, code: number | null, sig: NodeJS.Signals | null, lookups = 0): void {
     if (this.stopping) { slot.process = 'stopped'; this.save(); return }
     if (code === CRASH_EXIT_CODE) {
       this.history = this.readHistorySafe()
       const delay = restartDelayFor(this.history, slot.index, this.startedAt)
+      // `codenet fault crash` appends its history entry once the peer has answered, and the peer
+      // exits right after answering: give the entry up to 3 s to land before deciding it stays down.
+      if (delay === null && lookups < 15) {
+        slot.process = 'crashed'
+        slot.restartTimer = setTimeout(() => { slot.restartTimer = null; this.onExit(slot, code, sig, lookups + 1) }, 200)
+        return
+      }
       this.event({ type: 'crash', peer: slot.index, count: 1, detail: `peer ${slot.index ?? `slot ${slot.slot}`} crashed on command${delay !== null ? `; restart in ${delay} s` : '; stays down'}` })
       this.print(`peer ${slot.index ?? slot.slot} crashed${delay !== null ? `; restarting in ${delay} s` : ''}`)
       if (delay !== null) {
