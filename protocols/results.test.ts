@@ -1,7 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createHost, type CodenetHost } from '../node/peer.ts'
-import { ResultExchange, adaptiveGrace } from './results.ts'
+import { ResultExchange } from './results.ts'
+import { adaptiveGrace } from '../training/collect.ts'
 import { encodeFrames, lengthPrefixed, MAX_FRAME_LENGTH } from './frame.ts'
 import { matrix } from '../codes/matrix.ts'
 

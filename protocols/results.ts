@@ -22,6 +22,7 @@ import type { Connection, PeerId, Stream, Startable } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { Collected, CollectPolicy, Exchange, RoundKey } from '../training/exchange.ts'
 import { roundKeyString } from '../training/exchange.ts'
+import { decideCollect, LatenessEstimator, type Arrival } from '../training/collect.ts'
 import type { Matrix } from '../codes/matrix.ts'
 import {
   CHUNK_ELEMENTS, DEFAULT_FRAME_LIMITS, FrameReader, encodeFrames, lengthPrefixed, type Frame, type FrameLimits
@@ -118,20 +119,6 @@ const now = (): number => performance.now()
  * so a flood of tiny results for ever new rounds is bounded in round count too.
  */
 const charge = (rows: number, cols: number): number => Math.max(rows * cols * 8, 1024)
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const h = s.length >> 1
-  return s.length % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2
-}
-
-/** median + k·MAD of recent samples, clamped. Exported for tests. */
-export function adaptiveGrace (samples: readonly number[], k: number, min: number, max: number, initial: number): number {
-  if (samples.length < 3) return Math.min(max, Math.max(min, initial))
-  const med = median([...samples])
-  const mad = median(samples.map(x => Math.abs(x - med)))
-  return Math.min(max, Math.max(min, med + k * mad))
-}
 
 class RemoteWriter {
   readonly index: number
@@ -251,13 +238,9 @@ export class ResultExchange implements Exchange, Startable {
   private readonly resultsFrom: number[]
   private readonly lastSeen: Array<number | null>
   private readonly lastRound: Array<{ step: number, attempt: number, at: number } | null>
-  private readonly lateness = new Map<string, number[]>()
-  private readonly graceK: number
+  private readonly lateness: LatenessEstimator
   private readonly presumeDownAfterMs: number
   private startedAt = 0
-  private readonly initialGraceMs: number
-  private readonly minGraceMs: number
-  private readonly maxGraceMs: number
   private readonly streams = new Set<Stream>()
   private controller = new AbortController()
   private minStep = 0
@@ -277,11 +260,8 @@ export class ResultExchange implements Exchange, Startable {
     this.maxQueuedBytes = init.maxQueuedBytes ?? 64 * 1024 * 1024
     this.maxHeld = init.maxInboxBytesPerSender ?? 64 * 1024 * 1024
     this.dialTimeoutMs = init.dialTimeoutMs ?? 5000
-    this.graceK = init.graceK ?? 4
     this.presumeDownAfterMs = init.presumeDownAfterMs ?? 3000
-    this.initialGraceMs = init.initialGraceMs ?? 250
-    this.minGraceMs = init.minGraceMs ?? 2
-    this.maxGraceMs = init.maxGraceMs ?? 5000
+    this.lateness = new LatenessEstimator({ k: init.graceK, initialMs: init.initialGraceMs, minMs: init.minGraceMs, maxMs: init.maxGraceMs })
     this.log = init.log ?? logger('codenet:results')
     init.members.forEach((p, i) => {
       this.indexOf.set(p.toString(), i)
@@ -408,16 +388,9 @@ export class ResultExchange implements Exchange, Startable {
     r.notify?.()
   }
 
-  private sample (phase: string, ms: number): void {
-    let s = this.lateness.get(phase)
-    if (s === undefined) { s = []; this.lateness.set(phase, s) }
-    s.push(ms)
-    if (s.length > 64) s.shift()
-  }
+  private sample (phase: string, ms: number): void { this.lateness.sample(phase, ms) }
 
-  graceFor (phase: string): number {
-    return adaptiveGrace(this.lateness.get(phase) ?? [], this.graceK, this.minGraceMs, this.maxGraceMs, this.initialGraceMs)
-  }
+  graceFor (phase: string): number { return this.lateness.graceMs(phase) }
 
   async publish (key: RoundKey, payload: Matrix, to?: readonly number[]): Promise<void> {
     if (this.stopped) throw new ExchangeClosedError('exchange stopped')
@@ -449,73 +422,68 @@ export class ResultExchange implements Exchange, Startable {
     return out
   }
 
+  /**
+   * Runs the collect rule of training/collect.ts on wall-clock arrival times: decide now, on
+   * every arrival, and at the deadline the rule names.
+   */
   async collect (key: RoundKey, policy: CollectPolicy): Promise<Collected> {
     const start = now()
     const r = this.round(key)
-    const wantAll = Math.min(policy.want ?? this.peers, this.peers)
-    // Waiting for a member that is down buys nothing: once every live member's result is in,
-    // the round is complete (the down ones are erasures).
+    // Waiting for a member that is down buys nothing (it is an erasure).
     const live = this.live()
-    const wantLive = (): number => {
-      let n = 0
-      for (const i of live) if (!r.results.has(i)) n++
-      return r.results.size + n
+    // Every result of one round has one shape: ours when we published, else the most common
+    // one. A result of another shape is a lie that would only make the decoder throw.
+    const usable = (): Map<number, Matrix> => {
+      const results = new Map(r.results)
+      const shapeOf = (m: Matrix): string => `${m.rows}x${m.cols}`
+      let ref: string | null = r.results.has(this.self) ? shapeOf(r.results.get(this.self) as Matrix) : null
+      if (ref === null) {
+        const count = new Map<string, number>()
+        for (const m of results.values()) count.set(shapeOf(m), (count.get(shapeOf(m)) ?? 0) + 1)
+        let best = 0
+        for (const [k, n] of count) if (n > best) { best = n; ref = k }
+      }
+      for (const [i, m] of results) {
+        if (shapeOf(m) !== ref) {
+          results.delete(i)
+          if (!r.misshapen.has(i)) { r.misshapen.add(i); this.drop(i, 'shape-mismatch') }
+        }
+      }
+      return results
     }
     let timedOut = false
     await new Promise<void>((resolve, reject) => {
-      let graceTimer: ReturnType<typeof setTimeout> | null = null
-      const finish = (): void => {
-        clearTimeout(timeout)
-        if (graceTimer !== null) clearTimeout(graceTimer)
+      let timer: ReturnType<typeof setTimeout> | null = null
+      const cleanup = (): void => {
+        if (timer !== null) clearTimeout(timer)
         policy.signal?.removeEventListener('abort', onAbort)
         r.notify = null
-        resolve()
       }
-      const onAbort = (): void => {
-        clearTimeout(timeout)
-        if (graceTimer !== null) clearTimeout(graceTimer)
-        r.notify = null
-        reject(policy.signal?.reason ?? new Error('aborted'))
-      }
+      const onAbort = (): void => { cleanup(); reject(policy.signal?.reason ?? new Error('aborted')) }
       const check = (): void => {
-        if (this.stopped) { timedOut = r.results.size < policy.threshold; finish(); return }
-        const n = r.results.size
-        if (n >= wantAll || (n >= policy.threshold && n >= Math.min(wantAll, wantLive()))) { finish(); return }
-        if (n >= policy.threshold && graceTimer === null) {
-          // Lateness is measured from the moment the round could first be decoded.
-          if (r.thresholdAt === null) r.thresholdAt = Math.max(start, [...r.arrivedAt.values()].sort((a, b) => a - b)[policy.threshold - 1])
-          const grace = policy.graceMs ?? this.graceFor(key.phase)
-          const left = r.thresholdAt + grace - now()
-          if (left <= 0) { finish(); return }
-          graceTimer = setTimeout(finish, left)
+        if (this.stopped) { timedOut = r.results.size < policy.threshold; cleanup(); resolve(); return }
+        const results = usable()
+        const arrivals: Arrival[] = [...results.keys()]
+          .map(from => ({ from, atMs: Math.max(0, (r.arrivedAt.get(from) as number) - start) }))
+          .sort((a, b) => a.atMs - b.atMs || a.from - b.from)
+        // Lateness is measured from the moment the round could first be decoded.
+        if (r.thresholdAt === null && arrivals.length >= policy.threshold && policy.threshold > 0) {
+          r.thresholdAt = start + arrivals[policy.threshold - 1].atMs
         }
+        const d = decideCollect(policy, { peers: this.peers, arrivals, nowMs: now() - start, live, adaptiveGraceMs: this.graceFor(key.phase) }, () => results)
+        if (d.done) { timedOut = d.timedOut; cleanup(); resolve(); return }
+        if (timer !== null) clearTimeout(timer)
+        timer = setTimeout(check, Math.max(0, d.wakeAtMs - (now() - start)))
       }
-      const timeout = setTimeout(() => { timedOut = r.results.size < policy.threshold; finish() }, Math.max(0, policy.timeoutMs))
       if (policy.signal?.aborted === true) { onAbort(); return }
       policy.signal?.addEventListener('abort', onAbort, { once: true })
       r.notify = check
       check()
     })
-    // Every result of one round has one shape: ours when we published, else the most common
-    // one. A result of another shape is a lie that would only make the decoder throw.
-    const results = new Map(r.results)
-    const shapeOf = (m: Matrix): string => `${m.rows}x${m.cols}`
-    let ref: string | null = r.results.has(this.self) ? shapeOf(r.results.get(this.self) as Matrix) : null
-    if (ref === null) {
-      const count = new Map<string, number>()
-      for (const m of results.values()) count.set(shapeOf(m), (count.get(shapeOf(m)) ?? 0) + 1)
-      let best = 0
-      for (const [k, n] of count) if (n > best) { best = n; ref = k }
-    }
-    for (const [i, m] of results) {
-      if (shapeOf(m) !== ref) {
-        results.delete(i)
-        if (!r.misshapen.has(i)) { r.misshapen.add(i); this.drop(i, 'shape-mismatch') }
-      }
-    }
+    const results = usable()
     const arrivalMs = new Map<number, number>()
     for (const [i, t] of r.arrivedAt) if (results.has(i)) arrivalMs.set(i, Math.max(0, t - start))
-    return { results, arrivalMs, timedOut: timedOut || (results.size < policy.threshold && r.results.size >= policy.threshold) }
+    return { results, arrivalMs, timedOut: timedOut || results.size < policy.threshold }
   }
 
   prune (step: number): void {
@@ -549,8 +517,7 @@ export class ResultExchange implements Exchange, Startable {
   get prunedBefore (): number { return this.minStep }
 
   stats (): ExchangeStats {
-    const grace: Record<string, number> = {}
-    for (const phase of this.lateness.keys()) grace[phase] = this.graceFor(phase)
+    const grace = this.lateness.all()
     return {
       bytesSent: this.bytesSent,
       bytesReceived: this.bytesReceived,

@@ -4,6 +4,9 @@
  * Two implementations: in-memory (simulate and deterministic fault tests) and libp2p.
  */
 import type { Matrix } from '../codes/matrix.ts'
+import type { CollectPolicy } from './collect.ts'
+
+export type { CollectPolicy } from './collect.ts'
 
 /** Names one exchange round. `phase` is a short tag: 'forward', 'backward', 'audit', 'shard', 'verdict', … */
 export interface RoundKey {
@@ -12,21 +15,6 @@ export interface RoundKey {
   phase: string
   /** Incremented when a round is retried after a rollback, so stale results never mix in. */
   attempt: number
-}
-
-export interface CollectPolicy {
-  /** Results needed to decode at all (the recovery threshold, or more). */
-  threshold: number
-  /** Results worth having (for error correction); collection ends as soon as this many are in. Default: every peer. */
-  want?: number
-  /**
-   * How long to keep waiting for more results once `threshold` are in, in ms. When absent the
-   * exchange decides from observed arrival times (median + k·MAD of earlier rounds).
-   */
-  graceMs?: number
-  /** Give up (returning what is in hand) after this long, in ms. */
-  timeoutMs: number
-  signal?: AbortSignal
 }
 
 export interface Collected {

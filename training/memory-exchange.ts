@@ -7,15 +7,17 @@
  * random extra delay that swaps arrival order), corrupt (the receiver gets a copy with
  * gaussian noise), and cut links. A `collect` does not race wall-clock timers: it
  * resolves once every peer of the process is blocked (the microtask queue has drained,
- * checked with setImmediate), and then applies its policy to the virtual arrival times —
- * threshold, want, grace (given, or adaptive from the median + 4·MAD of arrivals this
- * peer has seen), timeout. So the same seed gives the same rounds, results and "waits"
- * whatever the machine's load. This assumes all peers of the network run in lockstep in
- * this process (as `simulate` does); it is not a general-purpose transport.
+ * checked with setImmediate), and then runs the one collect rule of training/collect.ts
+ * (threshold, want, grace — given, or the adaptive lateness estimate the libp2p exchange
+ * uses too —, timeout, and the trainer's "enough to decode" test) over the virtual arrival
+ * times. So the same seed gives the same rounds, results and "waits" whatever the machine's
+ * load. This assumes all peers of the network run in lockstep in this process (as
+ * `simulate` does); it is not a general-purpose transport.
  */
 import type { Matrix } from '../codes/matrix.ts'
 import type { Collected, CollectPolicy, Exchange, RoundKey } from './exchange.ts'
 import { roundKeyString } from './exchange.ts'
+import { decideCollect, LatenessEstimator, type Arrival, type LatenessOptions } from './collect.ts'
 import { createRng } from './rng.ts'
 
 export interface LinkFaults {
@@ -42,6 +44,8 @@ export interface MemoryNetworkOptions extends LinkFaults {
   stragglers?: ReadonlyMap<number, number> | Record<number, number>
   /** Bytes charged per message besides its payload (default 32: a frame header). */
   headerBytes?: number
+  /** The adaptive grace of every peer (as the libp2p exchange's). */
+  lateness?: LatenessOptions
 }
 
 export interface NetworkStats {
@@ -75,25 +79,10 @@ interface Delivery {
 interface Pending {
   peer: number
   key: string
+  phase: string
   policy: CollectPolicy
   resolve: (c: Collected) => void
   reject: (e: Error) => void
-}
-
-const HISTORY = 64
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const h = s.length >> 1
-  return s.length % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2
-}
-
-/** median + 4·MAD of the recent arrival times: how long a healthy result usually takes. */
-export function adaptiveWaitMs (arrivals: number[]): number {
-  if (arrivals.length < 8) return Infinity
-  const med = median(arrivals)
-  const mad = median(arrivals.map(a => Math.abs(a - med)))
-  return med + 4 * Math.max(mad, 0.05 * med) + 0.1
 }
 
 export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork {
@@ -109,7 +98,8 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
   // inbox[to]: round key → sender → delivery
   const inbox: Array<Map<string, Map<number, Delivery>>> = Array.from({ length: P }, () => new Map())
   const keySteps = new Map<string, number>()
-  const history: number[][] = Array.from({ length: P }, () => [])
+  const lateness = Array.from({ length: P }, () => new LatenessEstimator(opts.lateness))
+  const everyone: ReadonlySet<number> = new Set(Array.from({ length: P }, (_, i) => i))
   const stats: NetworkStats = { messages: 0, bytesSent: 0, dropped: 0, corrupted: 0, delayed: 0, waitMs: new Array(P).fill(0), rounds: 0 }
   let pending: Pending[] = []
   let scheduled = false
@@ -136,28 +126,45 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
     box.set(from, { from, payload: data, arrival })
   }
 
+  /**
+   * Runs the collect rule (training/collect.ts) over the round's virtual arrival times, as the
+   * libp2p exchange runs it over wall-clock times: decide after every arrival and at every
+   * deadline the rule names. Every peer of the simulation is live (a dropped message is a
+   * silent peer, waited for until the grace or the timeout, as on a real network).
+   */
   const settle = (p: Pending): Collected => {
     const { policy } = p
-    const all = [...(inbox[p.peer].get(p.key)?.values() ?? [])].sort((a, b) => a.arrival - b.arrival || a.from - b.from)
-    const avail = all.filter(d => d.arrival <= policy.timeoutMs)
-    const want = Math.min(policy.want ?? P, P)
-    let taken: Delivery[]
-    let elapsed: number
+    const phase = p.phase
+    const all = [...(inbox[p.peer].get(p.key)?.values() ?? [])]
+      .filter(d => d.arrival <= policy.timeoutMs)
+      .sort((a, b) => a.arrival - b.arrival || a.from - b.from)
+    const est = lateness[p.peer]
+    const grace = est.graceMs(phase)
+    const taken: Delivery[] = []
+    const arrivals: Arrival[] = []
+    const results = (): ReadonlyMap<number, Matrix> => new Map(taken.map(d => [d.from, d.payload]))
+    let now = 0
     let timedOut = false
-    if (avail.length < policy.threshold) {
-      taken = avail; timedOut = true; elapsed = policy.timeoutMs
-    } else {
-      const tQ = avail[policy.threshold - 1].arrival
-      const limit = policy.graceMs !== undefined ? tQ + policy.graceMs : Math.max(tQ, adaptiveWaitMs(history[p.peer]))
-      const deadline = Math.min(policy.timeoutMs, limit)
-      taken = avail.filter(d => d.arrival <= deadline).slice(0, Math.max(want, policy.threshold))
-      const everyone = taken.length === all.length && all.length === P
-      elapsed = taken.length >= want || everyone ? taken[taken.length - 1].arrival : deadline
+    for (;;) {
+      const d = decideCollect(policy, { peers: P, arrivals, nowMs: now, live: everyone, adaptiveGraceMs: grace }, results)
+      if (d.done) { timedOut = d.timedOut; break }
+      const next = all[taken.length]
+      if (next !== undefined && next.arrival <= d.wakeAtMs) {
+        taken.push(next)
+        arrivals.push({ from: next.from, atMs: next.arrival })
+        now = Math.max(now, next.arrival)
+      } else {
+        now = d.wakeAtMs
+      }
     }
-    const h = history[p.peer]
-    for (const d of taken) if (d.from !== p.peer) h.push(d.arrival)
-    if (h.length > HISTORY) h.splice(0, h.length - HISTORY)
-    stats.waitMs[p.peer] += elapsed
+    // Lateness samples: every result that came after the round could first be decoded,
+    // including those that came after this peer stopped waiting (as on a real network,
+    // where they arrive while the round is still held).
+    if (all.length >= policy.threshold) {
+      const tQ = all[policy.threshold - 1].arrival
+      for (const d of all) if (d.from !== p.peer && d.arrival > tQ) est.sample(phase, d.arrival - tQ)
+    }
+    stats.waitMs[p.peer] += now
     return {
       results: new Map(taken.map(d => [d.from, d.payload])),
       arrivalMs: new Map(taken.map(d => [d.from, d.arrival])),
@@ -193,7 +200,7 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
       async collect (key, policy) {
         if (policy.threshold > P) throw new RangeError(`collect threshold ${policy.threshold} exceeds ${P} peers`)
         return await new Promise<Collected>((resolve, reject) => {
-          pending.push({ peer: self, key: roundKeyString(key), policy, resolve, reject })
+          pending.push({ peer: self, key: roundKeyString(key), phase: key.phase, policy, resolve, reject })
           if (!scheduled) { scheduled = true; setImmediate(flush) }
         })
       },
