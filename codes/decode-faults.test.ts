@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { gemm } from './gemm/index.ts'
 import { type Matrix, relativeError, transpose } from './matrix.ts'
 import { createRng } from './random.ts'
-import { type ErrorKind, ERROR_KINDS, corrupt, polydot, polydotConfigs, randomMatrix, sample } from './testing.ts'
+import { type DecoderErrorKind, DECODER_ERROR_KINDS, corrupt, polydot, polydotConfigs, randomMatrix, sample } from './testing.ts'
 import type { DecodeMode, Phase } from './scheme.ts'
 
 const TRIALS = 20_000
@@ -15,7 +15,7 @@ const TRIALS = 20_000
 // the bound, and what the probabilistic mode assumes). Bit flips are left out here: with
 // m = n = 1 every peer computes the same value, so the same flipped bit on two peers makes two
 // identical wrong results — a consistent code word no decoder can tell from the truth.
-const RANDOM_KINDS: ErrorKind[] = ['gaussian', 'huge', 'tiny', 'nan', 'inf']
+const RANDOM_KINDS: DecoderErrorKind[] = ['gaussian', 'huge', 'tiny', 'nan', 'inf']
 const CONFIGS = polydotConfigs(12).filter(([P, m, n]) => P - (2 * m * n - n) >= 1 && P - (m * n + n - 1) >= 1)
 
 interface Tally { within: number, withinWrong: number, withinRefused: number, beyond: number, beyondWrong: number, beyondRefused: number }
@@ -45,7 +45,7 @@ function run (mode: DecodeMode, seed: number): Tally {
       ys.set(p, s.compute(phase, sh, phase === 'forward' ? s.encodeForwardInput(inp, p) : s.encodeBackwardInput(inp, p)))
     }
     const honest = new Map(ys)
-    const kinds = beyond || mode === 'probabilistic' ? RANDOM_KINDS : ERROR_KINDS
+    const kinds = beyond || mode === 'probabilistic' ? RANDOM_KINDS : DECODER_ERROR_KINDS
     for (const p of bad) {
       const other = honest.get(present[(present.indexOf(p) + 1) % R])!
       ys.set(p, corrupt(honest.get(p)!, kinds[Math.floor(rng() * kinds.length)], rng, other, 1e3 * s.tolerance(phase)))

@@ -4,6 +4,9 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ConfigError } from '../training/config.ts'
+import { DEFAULT_SOFT_ERRORS, ERROR_KINDS, ERROR_MODELS, FAULT_SITES } from '../training/soft-errors.ts'
+import { faultUsage } from './fault-params.ts'
+import { FAULT_FLAGS_HELP } from '../training/network-flags.ts'
 
 export class UsageError extends Error {
   override name = 'UsageError'
@@ -40,10 +43,10 @@ export const TRAINING_OPTIONS_HELP = `Training options:
   --momentum μ              SGD momentum, 0 for plain SGD (0.7)
   --seed N                  seed for data order, initial weights and faults (1)
   --dataset D               mnist | synthetic (mnist)
-  --error-rate ε            probability that one peer's one operation suffers a soft error (0)
-  --error-kind K            gaussian | bitflip (gaussian)
-  --error-magnitude σ       standard deviation of gaussian errors (1)
-  --error-model M           probabilistic | adversarial (probabilistic)
+  --error-rate ε            probability that one peer's one operation suffers a soft error (${DEFAULT_SOFT_ERRORS.rate})
+  --error-kind K            ${ERROR_KINDS.join(' | ')} (${DEFAULT_SOFT_ERRORS.kind})
+  --error-magnitude σ       standard deviation of gaussian errors (${DEFAULT_SOFT_ERRORS.magnitude})
+  --error-model M           ${ERROR_MODELS.join(' | ')} (${DEFAULT_SOFT_ERRORS.model})
   --checkpoint-every K      steps between verified checkpoints (50)`
 
 /** parseArgs with strict checking; unknown flags and missing values become UsageErrors. */
@@ -55,22 +58,17 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>> (a
   }
 }
 
-const notBuilt = (name: string) => async (ctx: CommandContext): Promise<number> => {
-  ctx.stderr.write(`codenet ${name}: not built yet in this version of codenet.\n`)
-  return 2
-}
-
 export const COMMANDS: Command[] = [
   {
     name: 'simulate',
     summary: 'P peers in one process over the in-memory exchange; deterministic for a seed',
-    usage: `codenet simulate [training options] [--json FILE] [--export-weights FILE] [--quiet]\n       codenet simulate --evaluate-weights FILE      accuracy of a weights file on the test split\n\n${TRAINING_OPTIONS_HELP}`,
+    usage: `codenet simulate [training options] [fault options] [--json FILE] [--export-weights FILE] [--quiet]\n       codenet simulate --evaluate-weights FILE      accuracy of a weights file on the test split\n\n${TRAINING_OPTIONS_HELP}\n\n${FAULT_FLAGS_HELP}`,
     run: async (ctx) => await (await import('./commands/simulate.ts')).simulateCommand.run(ctx)
   },
   {
     name: 'testnet',
     summary: 'P peer processes on loopback over libp2p, with live progress and a summary',
-    usage: `codenet testnet [training options] [--keep] [--json FILE] [--export-weights FILE] [--dashboard] [--dashboard-port P] [--report DIR] [--replay FILE] [--quiet]
+    usage: `codenet testnet [training options] [start faults] [--keep] [--json FILE] [--export-weights FILE] [--dashboard] [--dashboard-port P] [--report DIR] [--replay FILE] [--quiet]
        codenet testnet down
 
   --keep                run in the background and stay up after training (status, fault, dashboard); stop with \`codenet testnet down\`
@@ -79,11 +77,42 @@ export const COMMANDS: Command[] = [
   --replay FILE         inject the faults of a history.jsonl again, at the same steps and with the same seeds
   --round-timeout-ms T  passed to every peer
   State folder: .codenet/testnet/ (or $CODENET_TESTNET_DIR).
-  Without --error-rate, every peer gets \`fault soft-error --rate ${DEFAULT_SOFT_ERROR_RATE} --step matmul\` when training starts, so correction shows;
+  Without --error-rate, every peer gets \`fault soft-error --rate ${DEFAULT_SOFT_ERROR_RATE} --site matmul\` when training starts, so correction shows;
   --error-rate ε uses the training option instead (ε = 0: no soft errors).
+
+Faults from the start (sent as \`codenet fault\` commands when training starts; in history.jsonl):
+  --straggler I:MS          peer I waits MS ms before publishing each result (repeatable)
+  --partition GROUPS        the halves only, for the whole run (6 peers: 0,1,2|3,4,5)
+  --byzantine-peers K|L     K peers drawn from --seed, or the list L (1,4; one peer: 4,): coherently wrong results
+  --lying-voters K|L        K peers (or L) lie in every vote (soft-error at site verdict, rate 1)
+  --fault-site S            the one site of the start-of-training soft errors (matmul); with --error-rate ε,
+                            every peer gets soft errors of rate ε at S instead of the job's own
+  Refused on testnet (TCP streams; use codenet simulate): --drop-rate, --datagrams, --delay-ms,
+  --delay-rate, --jitter-ms, --duplicate-rate, --reorder-rate, --corrupt-rate, --crash (use
+  \`codenet fault crash --restart-after-s S\` on a --keep testnet). See docs/reliability.md.
 
 ${TRAINING_OPTIONS_HELP}`,
     run: async (ctx) => await (await import('./commands/testnet.ts')).testnetCommand.run(ctx)
+  },
+  {
+    name: 'soak',
+    summary: 'seeded nemesis: random soft, network and peer faults per seed, each run against its clean twin',
+    usage: `codenet soak --seeds N [--from S] [--json FILE] [--steps K] [--peers P] [--model W0-W1-…] [--batch B] [--dataset D] [--jobs J] [--timeout-s T]
+
+  --seeds N        how many seeds (required); seed s draws its faults from s alone
+  --from S         first seed (1); \`--seeds 1 --from S\` replays seed S exactly
+  --steps K        steps per run (50)
+  --peers P        peers (6); at most f = ⌊(P − Q)/2⌋ of them are faulty at once
+  --model, --batch, --dataset   the model (16-12-8-4), batch (8), data (synthetic)
+  --jobs J         worker threads (1); 0: in this process, without the time limit
+  --timeout-s T    a seed with no result after T s is an exception (120)
+  --json FILE      every row (faults drawn in full, counters, distances) and the totals
+  Each seed: soft errors, loss/delay/duplication/reordering/garbling, and up to f byzantine, lying,
+  crashed, partitioned-off or straggling peers, drawn from the seed; the run and its clean twin
+  (same seed, no faults). Row: outcome, silent, rollbacks, resyncs, repairs, accuracy vs clean,
+  relative distance of the decoded W (dW) and b (dB) to the clean run's. Exit 1 when any seed had
+  silent errors, an exception, or completed with dW or dB > 1e-9. See docs/reliability.md.`,
+    run: async (ctx) => await (await import('./commands/soak.ts')).soakCommand.run(ctx)
   },
   {
     name: 'job',
@@ -106,8 +135,8 @@ ${TRAINING_OPTIONS_HELP}`,
   --export-weights F      write the decoded weights when done
   --round-timeout-ms T    give up on a round after T ms (15000)
   --fault-rate ε          testing aid: this peer corrupts its own work with probability ε per operation
-  --fault-kind K          gaussian | bitflip (gaussian); --fault-magnitude σ (1)
-  --fault-site S          matmul|encode|decode|activation|hadamard|update, repeatable (matmul)
+  --fault-kind K          ${ERROR_KINDS.join(' | ')} (${DEFAULT_SOFT_ERRORS.kind}); --fault-magnitude σ (${DEFAULT_SOFT_ERRORS.magnitude})
+  --fault-site S          ${FAULT_SITES.join('|')}, repeatable (${DEFAULT_SOFT_ERRORS.site})
   --control-key F         obey signed fault commands from this Ed25519 public key (the testnet's);
                           without it every fault command is refused
   --dashboard PORT        serve the live dashboard for this peer on 127.0.0.1:PORT
@@ -123,18 +152,7 @@ ${TRAINING_OPTIONS_HELP}`,
   {
     name: 'fault',
     summary: 'inject a fault into the running testnet (or `fault clear`)',
-    usage: `codenet fault <soft-error|straggler|crash|pause|partition|byzantine|garbage-frames|clear> [--peer I|all] […] [--seed N] [--json]
-
-  soft-error       --rate ε (0.05) --kind gaussian|bitflip --magnitude σ (1) --step matmul|activation|hadamard|encode|decode|update|any (matmul)
-  straggler        --delay-ms T (1000): the peer waits T ms before publishing each result
-  crash            kill the peer process; --restart-after-s S restarts it (same data dir and id) after S s
-  pause            the peer stops publishing until \`fault clear\`
-  partition        --from I --to J cuts the link between I and J; without them, the peers split in halves
-  byzantine        --magnitude σ (1): the peer's results are consistently wrong (the same offset every round)
-  garbage-frames   the peer sends malformed frames on the results protocol before each result
-  clear            switch every fault off
-  --peer I|all     target peer index (as in \`codenet status\`), default all
-  --seed N         seed of the fault's random draws (recorded for --replay; random by default)`,
+    usage: faultUsage(),
     run: async (ctx) => await (await import('./commands/fault.ts')).faultCommand.run(ctx)
   },
   {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ConfigError, DEFAULT_CONFIG, trainingConfigFromFlags } from './config.ts'
 
 describe('training flags', () => {
-  it('defaults match DESIGN §3', () => {
+  it('defaults match docs/design.md §Training options', () => {
     const c = trainingConfigFromFlags({})
     expect(c.peers).toBe(6)
     expect(c.strategy).toBe('codenet')

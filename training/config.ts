@@ -1,16 +1,17 @@
 import { CodeConfigError, ConditionBudgetError } from '../codes/errors.ts'
 import { schemeForConfig } from './strategy.ts'
+import { DEFAULT_SOFT_ERRORS, ERROR_KINDS, ERROR_MODELS, type ErrorKind, type ErrorModel } from './soft-errors.ts'
 
 /**
- * The training options shared by `simulate`, `testnet` and `job init` (DESIGN §3), their
+ * The training options shared by `simulate`, `testnet` and `job init` (docs/design.md §Training options), their
  * defaults, and their validation. A bad value is a `ConfigError` with a message that names
  * the flag, never a crash later in training.
  */
 
 export type Strategy = 'codenet' | 'replication' | 'uncoded'
 export type Activation = 'relu' | 'sigmoid' | 'tanh'
-export type ErrorKind = 'gaussian' | 'bitflip'
-export type ErrorModel = 'probabilistic' | 'adversarial'
+/** The soft-error kinds and models are training/soft-errors.ts's (one list, one table of defaults). */
+export type { ErrorKind, ErrorModel }
 export type DatasetName = 'mnist' | 'synthetic'
 /** How the learning rate moves over training: fixed, or cosine from --lr down to 0. */
 export type LrSchedule = 'constant' | 'cosine'
@@ -66,10 +67,10 @@ export const DEFAULT_CONFIG: Readonly<TrainingConfig> = Object.freeze({
   momentum: 0.7,
   seed: 1,
   dataset: 'mnist',
-  errorRate: 0,
-  errorKind: 'gaussian',
-  errorMagnitude: 1,
-  errorModel: 'probabilistic',
+  errorRate: DEFAULT_SOFT_ERRORS.rate,
+  errorKind: DEFAULT_SOFT_ERRORS.kind,
+  errorMagnitude: DEFAULT_SOFT_ERRORS.magnitude,
+  errorModel: DEFAULT_SOFT_ERRORS.model,
   checkpointEvery: 50,
   lrSchedule: 'cosine'
 })
@@ -140,9 +141,9 @@ export function trainingConfigFromFlags (flags: RawTrainingFlags, base: Readonly
   if (f.seed !== undefined) c.seed = int('seed', f.seed, 0, 2 ** 31 - 1)
   if (f.dataset !== undefined) c.dataset = oneOf('dataset', f.dataset, ['mnist', 'synthetic'] as const)
   if (f['error-rate'] !== undefined) c.errorRate = real('error-rate', f['error-rate'], 0, 1)
-  if (f['error-kind'] !== undefined) c.errorKind = oneOf('error-kind', f['error-kind'], ['gaussian', 'bitflip'] as const)
+  if (f['error-kind'] !== undefined) c.errorKind = oneOf('error-kind', f['error-kind'], ERROR_KINDS)
   if (f['error-magnitude'] !== undefined) c.errorMagnitude = real('error-magnitude', f['error-magnitude'], 0, 1e12)
-  if (f['error-model'] !== undefined) c.errorModel = oneOf('error-model', f['error-model'], ['probabilistic', 'adversarial'] as const)
+  if (f['error-model'] !== undefined) c.errorModel = oneOf('error-model', f['error-model'], ERROR_MODELS)
   if (f['checkpoint-every'] !== undefined) c.checkpointEvery = int('checkpoint-every', f['checkpoint-every'], 1, 1e9)
   if (f['lr-schedule'] !== undefined) c.lrSchedule = oneOf('lr-schedule', f['lr-schedule'], ['constant', 'cosine'] as const)
   validateTrainingConfig(c)

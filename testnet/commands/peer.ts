@@ -14,8 +14,8 @@ import { parseJobSpec, JobError, jobHash } from '../../protocols/job.ts'
 import { createPeerEngine, EngineError, type LocalFaults } from '../../node/engine.ts'
 import { readSwarmKey, parseMultiaddrs, PeerConfigError } from '../../node/peer.ts'
 import { StoreError } from '../../node/store.ts'
-import { FAULT_SITES, type FaultSite } from '../../training/faults.ts'
-import { createFaultController } from '../../node/faults.ts'
+import { DEFAULT_SOFT_ERRORS, ERROR_KINDS, FAULT_SITES, type ErrorKind, type FaultSite } from '../../training/soft-errors.ts'
+import { createFaultController } from '../../node/fault-controller.ts'
 import { loadControlPublicKey, ControlAuthError } from '../../node/control-auth.ts'
 import type { KeyObject } from 'node:crypto'
 
@@ -64,14 +64,14 @@ async function run (ctx: CommandContext): Promise<number> {
   } catch (err) { throw new UsageError((err as Error).message) }
   let faults: LocalFaults | undefined
   if (values['fault-rate'] !== undefined) {
-    const kind = values['fault-kind'] ?? 'gaussian'
-    if (kind !== 'gaussian' && kind !== 'bitflip') throw new UsageError(`--fault-kind must be gaussian|bitflip, got '${kind}'`)
-    const sites = values['fault-site'] ?? ['matmul']
+    const kind = values['fault-kind'] ?? DEFAULT_SOFT_ERRORS.kind
+    if (!(ERROR_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--fault-kind must be ${ERROR_KINDS.join('|')}, got '${kind}'`)
+    const sites = values['fault-site'] ?? [DEFAULT_SOFT_ERRORS.site]
     for (const s of sites) if (!(FAULT_SITES as readonly string[]).includes(s)) throw new UsageError(`--fault-site must be one of ${FAULT_SITES.join('|')}, got '${s}'`)
     faults = {
       rate: number('fault-rate', values['fault-rate'], 0, 1),
-      kind,
-      magnitude: values['fault-magnitude'] !== undefined ? number('fault-magnitude', values['fault-magnitude'], 0, 1e12) : 1,
+      kind: kind as ErrorKind,
+      magnitude: values['fault-magnitude'] !== undefined ? number('fault-magnitude', values['fault-magnitude'], 0, 1e12) : DEFAULT_SOFT_ERRORS.magnitude,
       sites: sites as FaultSite[]
     }
   }

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest'
-import { createFaultController, parseFaultCommand, partitionBlocks, CRASH_EXIT_CODE } from './faults.ts'
+import { createFaultController, partitionBlocks, CRASH_EXIT_CODE } from './fault-controller.ts'
 import { generateControlKey, signControlRequest } from './control-auth.ts'
-import { noFaults } from '../training/faults.ts'
+import { parseFaultCommand } from '../protocols/fault-command.ts'
+import { noFaults } from '../training/soft-errors.ts'
 import type { ControlRequest } from '../protocols/control.ts'
 import type { Exchange, RoundKey } from '../training/exchange.ts'
 import { zeros } from '../codes/matrix.ts'
@@ -20,7 +21,9 @@ function loopback (self: number, peers = 3): Exchange & { sent: Array<{ key: Rou
       const results = new Map(incoming.get(`${key.step}/${key.phase}`) ?? [])
       return { results, arrivalMs: new Map([...results.keys()].map(k => [k, 1])), timedOut: false }
     },
-    prune () {}
+    prune () {},
+    positions: () => [],
+    heard: 0
   }
 }
 
@@ -63,7 +66,7 @@ describe('the fault controller', () => {
   it('crash exits with the crash code after answering', async () => {
     let code = -1
     const fc = createFaultController({ authorisedKey: key.publicKey, exit: (c) => { code = c } })
-    expect(call(fc, signControlRequest(key.privateKey, 'fault', { kind: 'crash', seed: 1, restartAfterS: 2 }))).toMatchObject({ applied: 'crash' })
+    expect(call(fc, signControlRequest(key.privateKey, 'fault', { kind: 'crash', seed: 1 }))).toMatchObject({ applied: 'crash' })
     expect(code).toBe(-1)
     await sleep(300)
     expect(code).toBe(CRASH_EXIT_CODE)

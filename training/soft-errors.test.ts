@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createFaultInjector, flipBit } from './faults.ts'
+import { createFaultInjector, flipBit } from './soft-errors.ts'
 
 const ctx = (peer: number, step: number) => ({ peer, step, attempt: 0, layer: 1 })
 

@@ -2,8 +2,8 @@
  * The peer-side fault controller: what `codenet fault …` changes inside a running peer.
  *
  * The engine consults it through its hooks (`EngineHooks` in node/engine.ts):
- *   injector   soft errors (rate/kind/magnitude/site, the training fault injector of
- *              training/faults.ts with the command's seed) and byzantine results: every partial
+ *   injector   soft errors (rate/kind/magnitude/site, the soft-error injector of
+ *              training/soft-errors.ts with the command's seed) and byzantine results: every partial
  *              product this peer publishes is offset by the same seeded pattern, so its results
  *              are consistently, coherently wrong (a lying peer, not random noise)
  *   exchange   straggler (a delay before each publish), pause (publishing blocks until cleared),
@@ -11,9 +11,11 @@
  *              publish, a malformed frame to every reachable member on the results protocol), and
  *              the per-peer counters of results that never arrived (`missing`): how stragglers,
  *              paused, crashed and partitioned peers are seen
- *   control    the signed `fault` and `fault-clear` requests (node/control-auth.ts): only the
- *              testnet's key is obeyed; `crash` answers, then exits with CRASH_EXIT_CODE so the
- *              launcher knows to restart it
+ *   control    the signed `fault` and `fault-clear` requests (node/control-auth.ts; the bodies
+ *              are protocols/fault-command.ts's): only the testnet's key is obeyed; `crash`
+ *              answers, then exits with CRASH_EXIT_CODE. Whether it comes back is not the peer's
+ *              business: the launcher learnt the crash's restart intent from the fault CLI
+ *              before the command was sent (testnet/fault-history.ts)
  *   status     active faults and counters, merged into the control status answer
  */
 import { randomBytes } from 'node:crypto'
@@ -21,62 +23,29 @@ import { logger } from '@libp2p/logger'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { KeyObject } from 'node:crypto'
 import type { Matrix } from '../codes/matrix.ts'
-import type { Collected, CollectPolicy, Exchange, RoundKey } from '../training/exchange.ts'
-import { createFaultInjector, FAULT_SITES, type FaultContext, type FaultInjector, type FaultInjectorOptions, type FaultSite } from '../training/faults.ts'
-import { createRng, hashSeed } from '../training/rng.ts'
+import type { Collected, CollectPolicy, Exchange, PublishOptions, RoundKey } from '../training/exchange.ts'
+import { createFaultInjector, DEFAULT_SOFT_ERRORS, type ErrorKind, type FaultContext, type FaultInjector, type FaultInjectorOptions, type FaultSite } from '../training/soft-errors.ts'
 import type { ControlRequest } from '../protocols/control.ts'
+import { FaultCommandError, parseFaultCommand, type FaultApplied, type FaultCleared, type FaultCommand, type FaultKind } from '../protocols/fault-command.ts'
+import type { ControllerStatus } from '../protocols/status.ts'
 import { lengthPrefixed } from '../protocols/frame.ts'
 import { ControlVerifier } from './control-auth.ts'
+import { byzantineOffset } from '../training/adversaries.ts'
 
 /** Exit code of a peer crashed on command; the launcher restarts such a peer. */
 export const CRASH_EXIT_CODE = 75
 
-export const FAULT_KINDS = ['soft-error', 'straggler', 'crash', 'pause', 'partition', 'byzantine', 'garbage-frames'] as const
-export type FaultKind = typeof FAULT_KINDS[number]
-
-export class FaultCommandError extends Error {
-  override name = 'FaultCommandError'
-}
-
-/** The body of a signed `fault` control request. */
-export interface FaultCommand {
-  kind: FaultKind
-  seed: number
-  /** soft-error */
-  rate?: number
-  errorKind?: 'gaussian' | 'bitflip'
-  magnitude?: number
-  site?: FaultSite | 'any'
-  /** straggler */
-  delayMs?: number
-  /** crash: the launcher's business; carried for the record */
-  restartAfterS?: number
-  /** partition: cut the link between `from` and `to`, or split the peers in halves when both are absent */
-  from?: number
-  to?: number
-}
-
-const isInt = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max
-const isNum = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max
-
-/** Validates a command body (it crossed the wire). Throws FaultCommandError. */
-export function parseFaultCommand (v: unknown): FaultCommand {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new FaultCommandError('fault command must be an object')
-  const c = v as Record<string, unknown>
-  if (!(FAULT_KINDS as readonly unknown[]).includes(c.kind)) throw new FaultCommandError(`unknown fault kind '${String(c.kind)}'`)
-  if (!isInt(c.seed, 0, 2 ** 31 - 1)) throw new FaultCommandError('fault seed must be a whole number in [0, 2^31)')
-  const bad = (f: string): never => { throw new FaultCommandError(`fault ${String(c.kind)}: bad '${f}'`) }
-  if (c.rate !== undefined && !isNum(c.rate, 0, 1)) bad('rate')
-  if (c.errorKind !== undefined && c.errorKind !== 'gaussian' && c.errorKind !== 'bitflip') bad('errorKind')
-  if (c.magnitude !== undefined && !isNum(c.magnitude, 0, 1e12)) bad('magnitude')
-  if (c.site !== undefined && c.site !== 'any' && !(FAULT_SITES as readonly unknown[]).includes(c.site)) bad('site')
-  if (c.delayMs !== undefined && !isNum(c.delayMs, 0, 600_000)) bad('delayMs')
-  if (c.restartAfterS !== undefined && !isNum(c.restartAfterS, 0, 86_400)) bad('restartAfterS')
-  if (c.from !== undefined && !isInt(c.from, 0, 255)) bad('from')
-  if (c.to !== undefined && !isInt(c.to, 0, 255)) bad('to')
-  if ((c.from === undefined) !== (c.to === undefined)) throw new FaultCommandError('partition needs both from and to, or neither (halves)')
-  return c as unknown as FaultCommand
-}
+/**
+ * What a command's absent parameter means on the peer. `codenet fault` always sends every
+ * parameter of its kind: its parameter table (testnet/fault-params.ts) takes these defaults.
+ */
+export const COMMAND_DEFAULTS: Readonly<{ rate: number, errorKind: ErrorKind, magnitude: number, site: FaultSite | 'any', delayMs: number }> = Object.freeze({
+  rate: DEFAULT_SOFT_ERRORS.commandRate,
+  errorKind: DEFAULT_SOFT_ERRORS.kind,
+  magnitude: DEFAULT_SOFT_ERRORS.magnitude,
+  site: DEFAULT_SOFT_ERRORS.site,
+  delayMs: 1000
+})
 
 /** Peers `self` may not exchange results with under a partition command. */
 export function partitionBlocks (cmd: Pick<FaultCommand, 'from' | 'to'>, self: number, peers: number): Set<number> {
@@ -108,8 +77,10 @@ export interface FaultControllerOptions {
   print?: (line: string) => void
 }
 
+type SoftErrorFault = FaultCommand & Required<Pick<FaultCommand, 'rate' | 'errorKind' | 'magnitude' | 'site'>> & { injector: FaultInjector }
+
 interface ActiveFaults {
-  softError: (FaultCommand & { injector: FaultInjector }) | null
+  softError: SoftErrorFault | null
   straggler: FaultCommand | null
   pause: FaultCommand | null
   partition: (FaultCommand & { blocked: number[] }) | null
@@ -173,30 +144,31 @@ export class FaultController {
     }
     return {
       fault: guarded(req => this.apply(parseFaultCommand(req.body))),
-      'fault-clear': guarded(() => { this.clear(); return { cleared: true } })
+      'fault-clear': guarded((): FaultCleared => { this.clear(); return { cleared: true } })
     }
   }
 
-  apply (cmd: FaultCommand): Record<string, unknown> {
+  apply (cmd: FaultCommand): FaultApplied {
     this.history.push({ at: Date.now(), kind: cmd.kind, seed: cmd.seed })
     this.print(`fault ${cmd.kind} (seed ${cmd.seed}) applied`)
     switch (cmd.kind) {
       case 'soft-error': {
-        const site = cmd.site ?? 'matmul'
+        const D = COMMAND_DEFAULTS
+        const se = { ...cmd, rate: cmd.rate ?? D.rate, errorKind: cmd.errorKind ?? D.errorKind, magnitude: cmd.magnitude ?? D.magnitude, site: cmd.site ?? D.site }
         const opts: FaultInjectorOptions = {
-          seed: cmd.seed,
-          rate: cmd.rate ?? 0.05,
-          kind: cmd.errorKind ?? 'gaussian',
-          magnitude: cmd.magnitude ?? 1,
-          model: 'probabilistic',
-          ...(site === 'any' ? {} : { sites: [site] })
+          seed: se.seed,
+          rate: se.rate,
+          kind: se.errorKind,
+          magnitude: se.magnitude,
+          model: DEFAULT_SOFT_ERRORS.model,
+          ...(se.site === 'any' ? {} : { sites: [se.site] })
         }
-        this.active.softError = { ...cmd, injector: createFaultInjector(opts) }
+        this.active.softError = { ...se, injector: createFaultInjector(opts) }
         break
       }
-      case 'straggler': this.active.straggler = { ...cmd, delayMs: cmd.delayMs ?? 1000 }; break
+      case 'straggler': this.active.straggler = { ...cmd, delayMs: cmd.delayMs ?? COMMAND_DEFAULTS.delayMs }; break
       case 'pause': this.active.pause = cmd; break
-      case 'byzantine': this.active.byzantine = { ...cmd, magnitude: cmd.magnitude ?? 1 }; break
+      case 'byzantine': this.active.byzantine = { ...cmd, magnitude: cmd.magnitude ?? COMMAND_DEFAULTS.magnitude }; break
       case 'garbage-frames': this.active.garbage = cmd; break
       case 'partition': {
         const self = this.joinedCtx?.self ?? -1
@@ -255,9 +227,7 @@ export class FaultController {
         const bz = self.active.byzantine
         if (bz !== null && site === 'matmul') {
           // The same offset every round for the same (layer, phase): a coherent wrong answer.
-          const rng = createRng(hashSeed(bz.seed, 'byzantine', ctx.layer, ctx.tag ?? ''))
-          const mag = bz.magnitude ?? 1
-          for (let i = 0; i < data.length; i++) data[i] += mag * (rng.float() < 0.5 ? -1 : 1) * (0.5 + rng.float())
+          byzantineOffset(data, bz.seed, bz.magnitude ?? COMMAND_DEFAULTS.magnitude, ctx)
           self.byzantineResults++
           hit = true
         }
@@ -273,24 +243,26 @@ export class FaultController {
     return {
       get self () { return inner.self },
       get peers () { return inner.peers },
-      async publish (key: RoundKey, payload: Matrix, to?: readonly number[]): Promise<void> {
+      positions: () => inner.positions(),
+      get heard () { return inner.heard },
+      async publish (key: RoundKey, payload: Matrix, to?: readonly number[], opts?: PublishOptions): Promise<void> {
         if (self.active.pause !== null && self.opts.signal?.aborted !== true) {
           const t0 = Date.now()
           await new Promise<void>(resolve => { self.resume.push(resolve) })
           self.counters.pausedMs += Date.now() - t0
         }
         const st = self.active.straggler
-        if (st !== null) { self.counters.delayedPublishes++; await sleep(st.delayMs ?? 1000, self.opts.signal) }
+        if (st !== null) { self.counters.delayedPublishes++; await sleep(st.delayMs ?? COMMAND_DEFAULTS.delayMs, self.opts.signal) }
         if (self.active.garbage !== null) await self.sendGarbage()
         const blocked = self.active.partition?.blocked ?? []
         if (blocked.length > 0) {
           const dest = (to ?? others()).filter(i => !blocked.includes(i))
           self.counters.partitionDropped += (to ?? others()).length - dest.length
           if (dest.length === 0) return
-          await inner.publish(key, payload, dest)
+          await inner.publish(key, payload, dest, opts)
           return
         }
-        await inner.publish(key, payload, to)
+        await inner.publish(key, payload, to, opts)
       },
       async collect (key: RoundKey, policy: CollectPolicy): Promise<Collected> {
         const c = await inner.collect(key, policy)
@@ -334,13 +306,13 @@ export class FaultController {
     }))
   }
 
-  status (): Record<string, unknown> {
+  status (): ControllerStatus {
     const a = this.active
     return {
       authorised: this.verifier !== null,
       active: this.activeKinds(),
       params: {
-        softError: a.softError === null ? null : { rate: a.softError.rate ?? 0.05, kind: a.softError.errorKind ?? 'gaussian', magnitude: a.softError.magnitude ?? 1, site: a.softError.site ?? 'matmul', seed: a.softError.seed },
+        softError: a.softError === null ? null : { rate: a.softError.rate, kind: a.softError.errorKind, magnitude: a.softError.magnitude, site: a.softError.site, seed: a.softError.seed },
         straggler: a.straggler === null ? null : { delayMs: a.straggler.delayMs },
         partition: a.partition === null ? null : { blocked: a.partition.blocked },
         byzantine: a.byzantine === null ? null : { magnitude: a.byzantine.magnitude, seed: a.byzantine.seed }

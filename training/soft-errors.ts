@@ -23,11 +23,61 @@
  * actually written (a bit flip that leaves the value unchanged is impossible: one bit
  * always changes).
  */
-import type { ErrorKind, ErrorModel } from './config.ts'
 import { createRng, hashSeed } from './rng.ts'
 
-export const FAULT_SITES = ['matmul', 'encode', 'decode', 'activation', 'hadamard', 'update'] as const
+/** What a soft error does to the value it hits (the one list: flags, commands and help use it). */
+export const ERROR_KINDS = ['gaussian', 'bitflip'] as const
+export type ErrorKind = typeof ERROR_KINDS[number]
+
+/** Independent draws, or correlated errors with adversarial decoding (see above). */
+export const ERROR_MODELS = ['probabilistic', 'adversarial'] as const
+export type ErrorModel = typeof ERROR_MODELS[number]
+
+/**
+ * Every operation of a peer that can go wrong (the fault model of CodeNet, and the protocol's):
+ *   matmul      its partial product W~_p·x~ (or W~_pᵀ·δ~)
+ *   encode      its encoded input x~_p / δ~_p
+ *   decode      the value it decoded
+ *   bias        its pre-activation after the bias add
+ *   activation  its activation f(S)
+ *   loss        its loss gradient Δ_{L−1}
+ *   hadamard    its back-propagated Δ = G ⊙ f′(S)
+ *   update      its shard W~_p after the update
+ *   velocity    its coded momentum V~_p after the update
+ *   bias-update its biases (and their momentum) after the update
+ *   sketch      the audit sketch it sends
+ *   repair      a shard it rebuilt from the others
+ *   verdict     its vote (a lie: it claims the opposite and accuses an innocent peer)
+ * Random soft errors strike every site but `verdict` unless `sites` says otherwise; a lying
+ * voter is a Byzantine behaviour, injected only when asked for.
+ */
+export const FAULT_SITES = ['matmul', 'encode', 'decode', 'bias', 'activation', 'loss', 'hadamard', 'update', 'velocity', 'bias-update', 'sketch', 'repair', 'verdict'] as const
 export type FaultSite = typeof FAULT_SITES[number]
+
+/** Where random soft errors strike by default. */
+export const RANDOM_FAULT_SITES: readonly FaultSite[] = FAULT_SITES.filter(s => s !== 'verdict')
+
+/**
+ * The soft-error defaults, in one place. `rate` is the training option's (`--error-rate`: no
+ * soft errors unless asked); `commandRate` is what `codenet fault soft-error` injects without
+ * `--rate` (a fault injected on purpose should show). `site` is where a peer's own or a
+ * commanded soft error strikes when no site is named.
+ */
+export const DEFAULT_SOFT_ERRORS: Readonly<{
+  rate: number
+  commandRate: number
+  kind: ErrorKind
+  magnitude: number
+  model: ErrorModel
+  site: FaultSite
+}> = Object.freeze({
+  rate: 0,
+  commandRate: 0.05,
+  kind: 'gaussian',
+  magnitude: 1,
+  model: 'probabilistic',
+  site: 'matmul'
+})
 
 export interface FaultContext {
   peer: number
@@ -89,7 +139,7 @@ export function flipBit (v: number, bit: number): number {
 }
 
 export function createFaultInjector (options: FaultInjectorOptions): FaultInjector {
-  const sites = new Set(options.sites ?? FAULT_SITES)
+  const sites = new Set(options.sites ?? RANDOM_FAULT_SITES)
   const peers = options.peers === undefined ? null : new Set(options.peers)
   const bySite = Object.fromEntries(FAULT_SITES.map(s => [s, 0])) as Record<FaultSite, number>
   const events: FaultEvent[] = []
@@ -149,4 +199,4 @@ export function createFaultInjector (options: FaultInjectorOptions): FaultInject
 }
 
 /** An injector that never fires. */
-export const noFaults = (): FaultInjector => createFaultInjector({ seed: 0, rate: 0, kind: 'gaussian', magnitude: 0, model: 'probabilistic' })
+export const noFaults = (): FaultInjector => createFaultInjector({ seed: 0, rate: 0, kind: DEFAULT_SOFT_ERRORS.kind, magnitude: 0, model: DEFAULT_SOFT_ERRORS.model })
