@@ -3,9 +3,10 @@
  * obeys a command (fault injection, crash, …).
  *
  * The signature covers the canonical JSON (keys sorted, no whitespace) of `{ v, type, id, body }`
- * of the control envelope (`protocols/control.ts`); `signer` carries the public key (SPKI DER,
- * base64). Replay protection: the id starts with the signer's clock in ms (`<ms>.<random hex>`);
- * a peer refuses ids older or newer than a window and ids it has already seen in that window.
+ * of the control envelope (`protocols/control.ts`, whose schema bounds every field); `signer`
+ * carries the public key (SPKI DER, base64). Replay protection: the id starts with the signer's
+ * clock in ms (`<ms>.<random hex>`); a peer refuses ids older or newer than a window and ids it
+ * has already seen in that window.
  *
  * Key files are PEM: the private key stays in the testnet's state folder (mode 0600), the peers
  * get only the public key (`codenet peer --control-key FILE`).
@@ -13,8 +14,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { canonicalJson } from '../protocols/job.ts'
-import type { ControlRequest } from '../protocols/control.ts'
-import { CONTROL_VERSION } from '../protocols/control.ts'
+import { CONTROL_VERSION, type ControlRequest } from '../protocols/control.ts'
 
 export class ControlAuthError extends Error {
   override name = 'ControlAuthError'

@@ -1,7 +1,8 @@
 import { describe, it, expect, afterAll, beforeAll } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createHost, type CodenetHost } from '../node/peer.ts'
-import { CONTROL_PROTOCOL, controlRequest, controlStreamHandler, ControlError, readMessage } from './control.ts'
+import fc from 'fast-check'
+import { CONTROL_PROTOCOL, controlRequest, controlStreamHandler, ControlError, readMessage, parseRequest, parseResponse, MAX_CONTROL_ERROR } from './control.ts'
 
 describe('control protocol', () => {
   let server: CodenetHost
@@ -18,7 +19,7 @@ describe('control protocol', () => {
     expect(await controlRequest(dial, 'status')).toEqual({ step: 42, peers: [1, 2, 3] })
   })
 
-  it('refuses unknown (future, signed) commands cleanly', async () => {
+  it('refuses a command it has no handler for cleanly', async () => {
     await expect(controlRequest(dial, 'fault', { kind: 'crash' })).rejects.toThrow(/unsupported/)
   })
 
@@ -36,5 +37,49 @@ describe('control protocol', () => {
     expect(res2.error).toMatch(/exceeds/)
     expect(await controlRequest(dial, 'status')).toEqual({ step: 42, peers: [1, 2, 3] })
     expect(ControlError).toBeDefined()
+  })
+})
+
+describe('control envelopes', () => {
+  const req = { v: 1, type: 'fault', id: '1700000000000.abcd', body: { kind: 'pause', seed: 1 }, signer: 'AAAA', signature: 'BBBB' }
+
+  it('accept well-formed requests (signed or not) and drop unknown fields', () => {
+    expect(parseRequest(req)).toEqual(req)
+    expect(parseRequest({ v: 1, type: 'status', id: 'x' })).toEqual({ v: 1, type: 'status', id: 'x' })
+    expect(parseRequest({ ...req, extra: 1 })).toEqual(req)
+  })
+
+  it.each([
+    [{ ...req, v: 2 }, /unsupported control version 2/],
+    [{ ...req, v: '1' }, /version/],
+    [{ ...req, type: undefined }, /type/],
+    [{ ...req, type: 't'.repeat(65) }, /type/],
+    [{ ...req, id: 42 }, /id/],
+    [{ ...req, id: 'i'.repeat(129) }, /id/],
+    [{ ...req, signer: 7 }, /signer/],
+    [{ ...req, signature: 's'.repeat(1025) }, /signature/],
+    [[req], /JSON object/],
+    [null, /JSON object/],
+    ['status', /JSON object/]
+  ])('refuse a malformed request %#', (v, message) => {
+    expect(() => parseRequest(v)).toThrow(ControlError)
+    expect(() => parseRequest(v)).toThrow(message)
+  })
+
+  it('responses: the body of an ok answer to this request, else a ControlError', () => {
+    expect(parseResponse({ v: 1, id: 'a', ok: true, body: { step: 1 } }, 'a', 'status')).toEqual({ step: 1 })
+    expect(() => parseResponse({ v: 1, id: 'a', ok: false, error: 'no' }, 'a', 'fault')).toThrow(/peer refused 'fault': no/)
+    expect(() => parseResponse({ v: 1, id: 'b', ok: true, body: 1 }, 'a', 'status')).toThrow(/does not answer/)
+    expect(() => parseResponse({ v: 1, id: 'a', ok: 'yes', body: 1 }, 'a', 'status')).toThrow(/malformed control response/)
+    expect(() => parseResponse({ v: 1, id: 'a', ok: false }, 'a', 'status')).toThrow(/malformed/)
+    expect(() => parseResponse({ v: 1, id: 'a', ok: false, error: 'e'.repeat(MAX_CONTROL_ERROR + 1) }, 'a', 'status')).toThrow(/malformed/)
+    expect(() => parseResponse(null, 'a', 'status')).toThrow(ControlError)
+  })
+
+  it('never throw anything but ControlError', () => {
+    fc.assert(fc.property(fc.anything(), v => {
+      try { parseRequest(v) } catch (err) { expect(err).toBeInstanceOf(ControlError) }
+      try { parseResponse(v, 'a', 'status') } catch (err) { expect(err).toBeInstanceOf(ControlError) }
+    }))
   })
 })

@@ -2,17 +2,26 @@
  * The control protocol (`/codenet/control/1.0.0`): one request, one response per stream, each a
  * u32-length-prefixed JSON document with a size cap.
  *
- * Request envelope: `{ v: 1, type, id, body?, signer?, signature? }`. Today the only type is
- * `status`. The envelope already has room for signed commands (`fault`, `fault-clear`, …): a
- * later version verifies `signature` over the canonical JSON of `{ v, type, id, body }` with the
- * `signer` key against the job's authorised keys; this version answers any other type with
+ * Request envelope: `{ v: 1, type, id, body?, signer?, signature? }`. Types:
+ *   status        unsigned; answers the peer's status document (protocols/status.ts)
+ *   fault         signed; body a fault command (protocols/fault-command.ts)
+ *   fault-clear   signed; body `{}`
+ * A signed command carries `signer` (the public key) and `signature` over the canonical JSON of
+ * `{ v, type, id, body }`; the peer checks it against the testnet's control key and refuses
+ * replays (node/control-auth.ts). A type the peer has no handler for is answered with
  * `{ ok: false, error: 'unsupported' }`, so old peers refuse new commands cleanly.
  *
  * Response: `{ v: 1, id, ok: true, body }` or `{ v: 1, id, ok: false, error }`.
+ *
+ * Both envelopes have a schema (below); a malformed request is answered with an error, a
+ * malformed response is a ControlError at the client: neither throws out of a handler.
  */
 import type { Stream, PeerId, Connection } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { logger } from '@libp2p/logger'
+import { pipe } from 'it-pipe'
+import { z } from 'zod'
+import { issueLine, text } from './schema.ts'
 
 export const CONTROL_PROTOCOL = '/codenet/control/1.0.0'
 export const MAX_CONTROL_REQUEST = 64 * 1024
@@ -23,18 +32,25 @@ export class ControlError extends Error {
   override name = 'ControlError'
 }
 
-export interface ControlRequest {
-  v: number
-  type: string
-  id: string
-  body?: unknown
-  signer?: string
-  signature?: string
-}
+/** Longest `error` a response may carry. */
+export const MAX_CONTROL_ERROR = 8 * 1024
 
-export type ControlResponse =
-  | { v: number, id: string, ok: true, body: unknown }
-  | { v: number, id: string, ok: false, error: string }
+export const controlRequestSchema = z.object({
+  v: z.literal(CONTROL_VERSION, { error: iss => `unsupported control version ${String(iss.input)}` }),
+  type: text(64),
+  id: text(128),
+  body: z.unknown().optional(),
+  /** Signed commands: the signer's public key (SPKI DER, base64) and the signature (base64). */
+  signer: text(1024).optional(),
+  signature: text(1024).optional()
+})
+export type ControlRequest = z.infer<typeof controlRequestSchema>
+
+export const controlResponseSchema = z.discriminatedUnion('ok', [
+  z.object({ v: z.literal(CONTROL_VERSION), id: text(128), ok: z.literal(true), body: z.unknown() }),
+  z.object({ v: z.literal(CONTROL_VERSION), id: text(128), ok: z.literal(false), error: text(MAX_CONTROL_ERROR) })
+])
+export type ControlResponse = z.infer<typeof controlResponseSchema>
 
 const log = logger('codenet:control')
 
@@ -47,34 +63,51 @@ function frame (obj: unknown, max: number): Uint8Array {
   return out
 }
 
-/** Read one length-prefixed JSON message of at most `max` bytes. */
-export async function readMessage (stream: Stream, max: number, signal: AbortSignal): Promise<unknown> {
+/**
+ * The first u32-length-prefixed message of a byte stream, capped at `max` bytes: yields its
+ * body once, then stops reading. Throws ControlError on an oversized or truncated message.
+ */
+async function * lengthPrefixedMessage (source: AsyncIterable<Uint8Array | Uint8ArrayList>, max: number): AsyncGenerator<Uint8Array> {
   const chunks: Uint8Array[] = []
   let have = 0
   let need = -1
+  for await (const c of source) {
+    const b = c instanceof Uint8Array ? c : c.subarray()
+    chunks.push(b)
+    have += b.length
+    if (need < 0 && have >= 4) {
+      const all = concat(chunks, have)
+      need = new DataView(all.buffer, all.byteOffset).getUint32(0)
+      if (need > max) throw new ControlError(`control message of ${need} bytes exceeds ${max}`)
+    }
+    if (have > 4 + max) throw new ControlError('control message longer than its cap')
+    if (need >= 0 && have >= 4 + need) break
+  }
+  if (need < 0 || have < 4 + need) throw new ControlError('control stream ended before a whole message')
+  yield concat(chunks, have).subarray(4, 4 + need)
+}
+
+/** Read one length-prefixed JSON message of at most `max` bytes: stream → length prefix → JSON. */
+export async function readMessage (stream: Stream, max: number, signal: AbortSignal): Promise<unknown> {
   const onAbort = (): void => { stream.abort(new ControlError('control request timed out')) }
   signal.addEventListener('abort', onAbort, { once: true })
+  let body: Uint8Array | undefined
   try {
-    for await (const c of stream as AsyncIterable<Uint8Array | Uint8ArrayList>) {
-      const b = c instanceof Uint8Array ? c : c.subarray()
-      chunks.push(b)
-      have += b.length
-      if (need < 0 && have >= 4) {
-        const all = concat(chunks, have)
-        need = new DataView(all.buffer, all.byteOffset).getUint32(0)
-        if (need > max) throw new ControlError(`control message of ${need} bytes exceeds ${max}`)
-      }
-      if (have > 4 + max) throw new ControlError('control message longer than its cap')
-      if (need >= 0 && have >= 4 + need) break
-    }
+    body = await pipe(
+      stream as AsyncIterable<Uint8Array | Uint8ArrayList>,
+      async function * (source) { yield * lengthPrefixedMessage(source, max) },
+      async (messages) => { for await (const m of messages) return m; return undefined }
+    )
+  } catch (err) {
+    if (signal.aborted) throw new ControlError('control request timed out')
+    throw err
   } finally {
     signal.removeEventListener('abort', onAbort)
   }
   if (signal.aborted) throw new ControlError('control request timed out')
-  if (need < 0 || have < 4 + need) throw new ControlError('control stream ended before a whole message')
-  const all = concat(chunks, have)
+  if (body === undefined) throw new ControlError('control stream ended before a whole message')
   try {
-    return JSON.parse(new TextDecoder().decode(all.subarray(4, 4 + need)))
+    return JSON.parse(new TextDecoder().decode(body))
   } catch {
     throw new ControlError('control message is not JSON')
   }
@@ -88,13 +121,21 @@ function concat (chunks: Uint8Array[], n: number): Uint8Array {
   return out
 }
 
+/** Validates a request envelope. Throws ControlError naming what is wrong. */
 export function parseRequest (v: unknown): ControlRequest {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ControlError('request must be a JSON object')
-  const r = v as Record<string, unknown>
-  if (r.v !== CONTROL_VERSION) throw new ControlError(`unsupported control version ${String(r.v)}`)
-  if (typeof r.type !== 'string' || r.type.length > 64) throw new ControlError('request type missing')
-  if (typeof r.id !== 'string' || r.id.length > 128) throw new ControlError('request id missing')
-  return r as unknown as ControlRequest
+  const r = controlRequestSchema.safeParse(v)
+  if (!r.success) throw new ControlError(`bad control request: ${issueLine(r.error)}`)
+  return r.data
+}
+
+/** Validates the response to request `id`: its body when it is ok, else ControlError. */
+export function parseResponse (v: unknown, id: string, type: string): unknown {
+  const r = controlResponseSchema.safeParse(v)
+  if (!r.success) throw new ControlError(`malformed control response: ${issueLine(r.error)}`)
+  if (r.data.id !== id) throw new ControlError('control response does not answer the request')
+  if (!r.data.ok) throw new ControlError(`peer refused '${type}': ${r.data.error}`)
+  return r.data.body
 }
 
 export type ControlHandlers = Record<string, (req: ControlRequest, from: PeerId) => Promise<unknown> | unknown>
@@ -113,7 +154,7 @@ export function controlStreamHandler (handlers: ControlHandlers, timeoutMs = 10_
         ? { v: CONTROL_VERSION, id, ok: false, error: 'unsupported' }
         : { v: CONTROL_VERSION, id, ok: true, body: await h(req, connection.remotePeer) }
     } catch (err) {
-      res = { v: CONTROL_VERSION, id, ok: false, error: (err as Error).message }
+      res = { v: CONTROL_VERSION, id, ok: false, error: (err as Error).message.slice(0, MAX_CONTROL_ERROR) }
     }
     try {
       const bytes = frame(res, MAX_CONTROL_RESPONSE)
@@ -139,10 +180,7 @@ export async function controlRequest (
     const id = Math.random().toString(36).slice(2)
     const req: ControlRequest = { v: CONTROL_VERSION, type, id, ...(body !== undefined ? { body } : {}) }
     if (!stream.send(frame(req, MAX_CONTROL_REQUEST))) await stream.onDrain({ signal })
-    const res = await readMessage(stream, MAX_CONTROL_RESPONSE, signal) as ControlResponse
-    if (res === null || typeof res !== 'object' || res.id !== id) throw new ControlError('control response does not answer the request')
-    if (!res.ok) throw new ControlError(`peer refused '${type}': ${res.error}`)
-    return res.body
+    return parseResponse(await readMessage(stream, MAX_CONTROL_RESPONSE, signal), id, type)
   } finally {
     await stream.close({ signal }).catch(() => { stream.abort(new ControlError('closed')) })
   }

@@ -6,19 +6,19 @@
  * its canonical JSON (keys sorted, no whitespace), so two peers holding byte-different but
  * equal specs still agree on the job.
  *
- * The barrier: every peer gossips a `hello` naming itself and the set of job members it has
- * seen. A peer's barrier completes once it has seen P peers and every one of them reports
- * having seen the same P: then every member knows every other member knows the full set,
- * and the shard assignment (index = rank of the peer id in the sorted set) is common knowledge.
+ * The barrier: every peer gossips a `hello` (protocols/gossip.ts) naming itself and the set of
+ * job members it has seen. A peer's barrier completes once it has seen P peers and every one of
+ * them reports having seen the same P: then every member knows every other member knows the
+ * full set, and the shard assignment (index = rank of the peer id in the sorted set) is common
+ * knowledge.
  */
 import { createHash } from 'node:crypto'
 import { validateTrainingConfig, ConfigError, DEFAULT_CONFIG, type TrainingConfig } from '../training/config.ts'
+import type { Hello } from './gossip.ts'
 
 export const JOB_SPEC_VERSION = 1
 /** A job file is small; anything larger is not one. */
 export const MAX_JOB_FILE_BYTES = 64 * 1024
-/** Gossip messages on the job topics are small JSON documents. */
-export const MAX_GOSSIP_BYTES = 16 * 1024
 
 export interface JobSpec {
   version: number
@@ -113,46 +113,6 @@ export function assignIndices (peerIds: readonly string[]): string[] {
   const sorted = [...new Set(peerIds)].sort()
   if (sorted.length !== peerIds.length) throw new JobError('duplicate peer ids in the member set')
   return sorted
-}
-
-/** A hello: "I am in this job, at this step, and I have seen these members". */
-export interface Hello {
-  type: 'hello'
-  job: string
-  peer: string
-  /** Steps this peer has completed (0 before training). */
-  step: number
-  /** The attempt (rollback count) of its current step, as on the wire. */
-  attempt: number
-  /** True once its result exchange is listening: training starts when every member is ready. */
-  ready: boolean
-  /** True once it has finished the job (it is about to leave). */
-  done: boolean
-  /** Members this peer has seen, itself included. */
-  seen: string[]
-  /** Addresses this peer can be dialled at. */
-  addrs: string[]
-}
-
-const PEER_ID_RE = /^[1-9A-HJ-NP-Za-km-z]{20,128}$/
-
-/** Parse a gossip hello; null when it is not one (the caller drops and scores it). */
-export function parseHello (data: Uint8Array, job: string, maxPeers: number): Hello | null {
-  if (data.length > MAX_GOSSIP_BYTES) return null
-  let v: unknown
-  try { v = JSON.parse(new TextDecoder().decode(data)) } catch { return null }
-  if (v === null || typeof v !== 'object') return null
-  const h = v as Record<string, unknown>
-  if (h.type !== 'hello' || h.job !== job || typeof h.peer !== 'string' || !PEER_ID_RE.test(h.peer)) return null
-  if (!Number.isInteger(h.step) || (h.step as number) < 0 || !Number.isInteger(h.attempt) || (h.attempt as number) < 0) return null
-  if (typeof h.ready !== 'boolean' || typeof h.done !== 'boolean') return null
-  if (!Array.isArray(h.seen) || h.seen.length > maxPeers * 2 || !h.seen.every(s => typeof s === 'string' && PEER_ID_RE.test(s))) return null
-  if (!Array.isArray(h.addrs) || h.addrs.length > 32 || !h.addrs.every(s => typeof s === 'string' && s.length < 256)) return null
-  return { type: 'hello', job, peer: h.peer, step: h.step as number, attempt: h.attempt as number, ready: h.ready, done: h.done, seen: h.seen as string[], addrs: h.addrs as string[] }
-}
-
-export function encodeGossip (msg: object): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(msg))
 }
 
 /**

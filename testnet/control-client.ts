@@ -9,11 +9,17 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
-import { CONTROL_PROTOCOL, ControlError, MAX_CONTROL_REQUEST, MAX_CONTROL_RESPONSE, readMessage, controlRequest, type ControlRequest, type ControlResponse } from '../protocols/control.ts'
+import { CONTROL_PROTOCOL, ControlError, MAX_CONTROL_REQUEST, MAX_CONTROL_RESPONSE, readMessage, controlRequest, parseResponse, type ControlRequest } from '../protocols/control.ts'
+import { parsePeerStatus, type PeerStatus } from '../protocols/status.ts'
+
+/** A peer answered `status` with something that is not a status document. */
+export class MalformedStatusError extends ControlError {
+  override name = 'MalformedStatusError'
+}
 
 export interface ControlClient {
-  /** The peer's status document (see PeerEngine.status). */
-  status: (addr: string, timeoutMs?: number) => Promise<Record<string, unknown>>
+  /** The peer's status document (protocols/status.ts), validated: MalformedStatusError when it is not one. */
+  status: (addr: string, timeoutMs?: number) => Promise<PeerStatus>
   /** Send a pre-built (signed) envelope; resolves to the response body or throws ControlError. */
   send: (addr: string, req: ControlRequest, timeoutMs?: number) => Promise<unknown>
   stop: () => Promise<void>
@@ -30,7 +36,9 @@ export async function createControlClient (): Promise<ControlClient> {
     await node.dialProtocol(multiaddr(addr), protocol, { signal: opts.signal })
   return {
     async status (addr, timeoutMs = 3000) {
-      return await controlRequest(dialer(addr), 'status', undefined, { timeoutMs }) as Record<string, unknown>
+      const r = parsePeerStatus(await controlRequest(dialer(addr), 'status', undefined, { timeoutMs }))
+      if (!r.ok) throw new MalformedStatusError(r.error)
+      return r.status
     },
     async send (addr, req, timeoutMs = 5000) {
       const signal = AbortSignal.timeout(timeoutMs)
@@ -42,10 +50,7 @@ export async function createControlClient (): Promise<ControlClient> {
         new DataView(bytes.buffer).setUint32(0, body.length)
         bytes.set(body, 4)
         if (!stream.send(bytes)) await stream.onDrain({ signal })
-        const res = await readMessage(stream, MAX_CONTROL_RESPONSE, signal) as ControlResponse
-        if (res === null || typeof res !== 'object' || res.id !== req.id) throw new ControlError('control response does not answer the request')
-        if (!res.ok) throw new ControlError(`peer refused '${req.type}': ${res.error}`)
-        return res.body
+        return parseResponse(await readMessage(stream, MAX_CONTROL_RESPONSE, signal), req.id, req.type)
       } finally {
         await stream.close({ signal }).catch(() => { stream.abort(new ControlError('closed')) })
       }

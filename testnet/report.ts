@@ -1,7 +1,7 @@
 /**
  * `codenet testnet --report DIR`: the run on disk.
  *
- *   summary.json    the testnet summary (DESIGN §3 fields + per-peer detail)
+ *   summary.json    the testnet summary (docs/design.md §Summary JSON fields + per-peer detail)
  *   history.jsonl   every fault injected (as in the state folder; replayable with --replay)
  *   timeline.json   the monitor's timeline events (injected, detected, corrected, rollbacks, repairs, crashes)
  *   loss.svg        training loss over steps; accuracy.svg train accuracy (line) and test
@@ -12,7 +12,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { HistoryEntry } from './faults.ts'
+import type { HistoryEntry } from './fault-history.ts'
 import type { MonitorView, PeerRow, TestnetSummary, TimelineEvent } from './snapshot.ts'
 
 export interface ReportInput {

@@ -1,16 +1,18 @@
 import { describe, it, expect } from 'vitest'
-import { aggregate, peerRows, totalsOf, formatRows, type Status } from './snapshot.ts'
+import { aggregate, peerRows, totalsOf, formatRows, networkPoint } from './snapshot.ts'
 import type { PeerSummary } from '../node/engine.ts'
+import type { PeerStatus } from '../protocols/status.ts'
+import { peerStatusFixture, peerHealthFixture, controllerStatusFixture } from '../protocols/testing.ts'
 
 /** A status of peer `index` seeing `health[j]` for every peer. */
-function st (index: number, step: number, health: Array<Partial<{ flagged: number, state: string, missing: number, framesDropped: number }>>, extra: Status = {}): Status {
-  return {
-    index, peerId: `p${index}`, phase: 'training', step, totalSteps: 100, loss: 0.5, trainAccuracy: 0.8,
+function st (index: number, step: number, health: Array<Partial<{ flagged: number, state: 'healthy' | 'suspect', missing: number, framesDropped: number }>>, extra: Partial<PeerStatus> = {}): PeerStatus {
+  return peerStatusFixture(index, {
+    peerId: `12D3KooWPeer${index}AAAAAAAAAAAAAAAAAAAA`, step,
     faults: { injected: 1, detected: 2, corrected: 2, uncorrectable: 0 }, rollbacks: 0, repairs: 0,
-    peers: health.map((h, j) => ({ index: j, flagged: h.flagged ?? 0, repaired: 0, framesDropped: h.framesDropped ?? 0, lastResultMs: 10, state: j === index ? 'self' : (h.state ?? 'healthy') })),
-    controller: { active: [], missing: health.map(h => h.missing ?? 0) },
+    peers: health.map((h, j) => peerHealthFixture(j, { flagged: h.flagged ?? 0, repaired: 0, framesDropped: h.framesDropped ?? 0, lastResultMs: 10, state: j === index ? 'self' : (h.state ?? 'healthy') })),
+    controller: controllerStatusFixture({ active: [], missing: health.map(h => h.missing ?? 0) }),
     ...extra
-  }
+  })
 }
 const slots = [0, 1, 2, 3].map(k => ({ slot: k, peerId: null, address: null, restarts: 0 }))
 
@@ -29,7 +31,7 @@ describe('peer rows', () => {
   })
   it('a peer far behind is straggling; a joining peer is joining', () => {
     const h = [{}, {}, {}, {}]
-    const now = [st(0, 50, h), st(1, 50, h), st(2, 40, h), { ...st(3, 0, h), phase: 'joining', index: -1 }]
+    const now = [st(0, 50, h), st(1, 50, h), st(2, 40, h), st(3, 0, h, { phase: 'joining', index: -1 })]
     expect(peerRows(slots, now, now).map(r => r.state)).toEqual(['online', 'online', 'straggling', 'joining'])
   })
   it('totals add up injections and take the best-informed peer for the rest', () => {
@@ -37,6 +39,16 @@ describe('peer rows', () => {
     expect(totalsOf([st(0, 1, h), st(1, 1, h, { faults: { injected: 4, detected: 7, corrected: 6, uncorrectable: 1 } }), null], 2))
       .toEqual({ injected: 5, detected: 7, corrected: 6, uncorrectable: 1, rollbacks: 0, repairs: 0, restarts: 2 })
     expect(formatRows(peerRows(slots.slice(0, 2), [st(0, 1, h), null], null))).toMatch(/offline/)
+  })
+})
+
+describe('network point', () => {
+  it('medians over the training peers, ignoring missing losses; null when there is none', () => {
+    const h = [{}, {}, {}]
+    expect(networkPoint([st(0, 10, h, { loss: 1 }), st(1, 12, h, { loss: null }), st(2, 14, h, { loss: 3 }), null], 5))
+      .toEqual({ t: 5, step: 12, loss: 2, trainAccuracy: 0.8 })
+    expect(networkPoint([st(0, 10, h, { loss: null, trainAccuracy: null })], 5)).toEqual({ t: 5, step: 10, loss: null, trainAccuracy: null })
+    expect(networkPoint([st(0, 10, h, { phase: 'joining' }), null], 5)).toBeNull()
   })
 })
 

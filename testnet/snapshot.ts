@@ -1,17 +1,20 @@
 /**
  * What an operator sees of a testnet, computed from the peers' control-protocol status documents
- * (`PeerEngine.status()` in node/engine.ts, with the fault controller's part under `controller`):
+ * (`PeerStatus`, protocols/status.ts: built by node/status.ts, with the fault controller's part
+ * under `controller`; statuses from the wire were validated by the control client):
  *
  *   peerRows       one row per peer: state online | joining | straggling | faulty | offline, step,
  *                  last result, faults. A peer's health is what the *others* saw of it (the
  *                  median over observers), compared with an earlier poll so the state says what is
  *                  happening now rather than what ever happened
  *   networkPoint   one point of the loss/accuracy curves (medians over the peers)
- *   aggregate      the testnet summary JSON (DESIGN §3) from the peers' summaries
+ *   aggregate      the testnet summary JSON (docs/design.md §Summary JSON) from the peers' summaries
  *
  * Pure functions: the launcher, `codenet status` and the dashboard share them.
  */
 import type { PeerSummary } from '../node/engine.ts'
+import type { PeerStatus } from '../protocols/status.ts'
+import { median } from '../codes/stats.ts'
 
 export type PeerState = 'online' | 'joining' | 'straggling' | 'faulty' | 'offline'
 
@@ -90,40 +93,35 @@ export interface MonitorView {
   events: TimelineEvent[]
 }
 
-export type Status = Record<string, any>
-
-export function median (xs: readonly number[]): number | null {
-  const s = xs.filter(x => Number.isFinite(x)).sort((a, b) => a - b)
-  if (s.length === 0) return null
-  const h = s.length >> 1
-  return s.length % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2
+/** The median of the finite values of `xs`; null when there are none. */
+function finiteMedian (xs: readonly number[]): number | null {
+  const f = xs.filter(x => Number.isFinite(x))
+  return f.length === 0 ? null : median(f)
 }
 
-const num = (v: unknown): number | null => typeof v === 'number' && Number.isFinite(v) ? v : null
-
 /** What the other peers' statuses say about peer `index`. */
-function observed (index: number, statuses: ReadonlyArray<Status | null>): { flagged: number, repaired: number, missing: number, framesDropped: number, lastResultMs: number | null, suspect: number, observers: number } {
+function observed (index: number, statuses: ReadonlyArray<PeerStatus | null>): { flagged: number, repaired: number, missing: number, framesDropped: number, lastResultMs: number | null, suspect: number, observers: number } {
   const flagged: number[] = []; const repaired: number[] = []; const missing: number[] = []; const last: number[] = []
   let framesDropped = 0; let suspect = 0; let observers = 0
   for (const s of statuses) {
-    if (s === null || s.index === index || !Array.isArray(s.peers)) continue
+    if (s === null || s.index === index) continue
     const h = s.peers[index]
-    if (h === undefined || h === null) continue
+    if (h === undefined) continue
     observers++
-    flagged.push(num(h.flagged) ?? 0)
-    repaired.push(num(h.repaired) ?? 0)
-    framesDropped += num(h.framesDropped) ?? 0
-    if (num(h.lastResultMs) !== null) last.push(h.lastResultMs)
+    flagged.push(h.flagged)
+    repaired.push(h.repaired)
+    framesDropped += h.framesDropped
+    if (h.lastResultMs !== null) last.push(h.lastResultMs)
     if (h.state === 'suspect') suspect++
-    const m = s.controller?.missing?.[index]
-    if (num(m) !== null) missing.push(m)
+    const m = s.controller?.missing[index]
+    if (m !== undefined) missing.push(m)
   }
   return {
-    flagged: median(flagged) ?? 0,
-    repaired: median(repaired) ?? 0,
-    missing: median(missing) ?? 0,
+    flagged: finiteMedian(flagged) ?? 0,
+    repaired: finiteMedian(repaired) ?? 0,
+    missing: finiteMedian(missing) ?? 0,
     framesDropped,
-    lastResultMs: median(last),
+    lastResultMs: finiteMedian(last),
     suspect,
     observers
   }
@@ -141,41 +139,40 @@ export interface SlotInfo {
  * Rows for the peers. `statuses[k]` is slot k's answer (null: no answer); `before` an earlier
  * poll of the same slots (null: none), from which the states judge what changed.
  */
-export function peerRows (slots: readonly SlotInfo[], statuses: ReadonlyArray<Status | null>, before: ReadonlyArray<Status | null> | null): PeerRow[] {
-  const steps = statuses.filter((s): s is Status => s !== null && s.phase === 'training').map(s => num(s.step) ?? 0)
-  const med = median(steps)
+export function peerRows (slots: readonly SlotInfo[], statuses: ReadonlyArray<PeerStatus | null>, before: ReadonlyArray<PeerStatus | null> | null): PeerRow[] {
+  const med = finiteMedian(statuses.filter((s): s is PeerStatus => s !== null && s.phase === 'training').map(s => s.step))
   return slots.map((slot, k) => {
-    const s = statuses[k]
-    const index = num(s?.index) !== null && s?.index >= 0 ? s?.index as number : (slot.index ?? null)
+    const s = statuses[k] ?? null
+    const index = s !== null && s.index >= 0 ? s.index : (slot.index ?? null)
     const obs = index === null ? null : observed(index, statuses)
     const prev = index === null || before === null ? null : observed(index, before)
-    const active: string[] = Array.isArray(s?.controller?.active) ? s?.controller?.active : []
+    const active: string[] = s?.controller?.active ?? []
     let state: PeerState
-    if (s === null || s === undefined) state = 'offline'
+    if (s === null) state = 'offline'
     else if (s.phase === 'starting' || s.phase === 'joining') state = 'joining'
     else {
       const newlyFlagged = obs !== null && prev !== null && prev.observers > 0 ? obs.flagged - prev.flagged : null
       const newlyDropped = obs !== null && prev !== null ? obs.framesDropped - prev.framesDropped : 0
       const faulty = newlyFlagged !== null ? newlyFlagged > 0 || newlyDropped > 0 : obs !== null && obs.observers > 0 && obs.suspect * 2 > obs.observers
       const newlyMissing = obs !== null && prev !== null && prev.observers > 0 ? obs.missing - prev.missing : 0
-      const behind = med !== null && s.phase === 'training' && (num(s.step) ?? 0) < med - 2
+      const behind = med !== null && s.phase === 'training' && s.step < med - 2
       const straggling = behind || newlyMissing >= 5 || active.includes('pause') || active.includes('straggler')
       state = faulty ? 'faulty' : straggling ? 'straggling' : 'online'
     }
     return {
       slot: slot.slot,
       index,
-      peerId: (s?.peerId as string | undefined) ?? slot.peerId,
+      peerId: s?.peerId ?? slot.peerId,
       address: slot.address,
       state,
-      phase: (s?.phase as string | undefined) ?? null,
-      step: num(s?.step),
-      totalSteps: num(s?.totalSteps),
+      phase: s?.phase ?? null,
+      step: s?.step ?? null,
+      totalSteps: s?.totalSteps ?? null,
       lastResultMs: obs?.lastResultMs ?? null,
-      loss: num(s?.loss),
-      trainAccuracy: num(s?.trainAccuracy),
+      loss: s?.loss ?? null,
+      trainAccuracy: s?.trainAccuracy ?? null,
       faults: {
-        injected: num(s?.faults?.injected) ?? 0,
+        injected: s?.faults.injected ?? 0,
         flagged: obs?.flagged ?? 0,
         repaired: obs?.repaired ?? 0,
         missing: obs?.missing ?? 0,
@@ -188,14 +185,14 @@ export function peerRows (slots: readonly SlotInfo[], statuses: ReadonlyArray<St
 }
 
 /** Network totals from live statuses: own injections add up; detections are the best-informed peer's. */
-export function totalsOf (statuses: ReadonlyArray<Status | null>, restarts: number): Totals {
-  const live = statuses.filter((s): s is Status => s !== null)
-  const max = (f: (s: Status) => unknown): number => Math.max(0, ...live.map(s => num(f(s)) ?? 0))
+export function totalsOf (statuses: ReadonlyArray<PeerStatus | null>, restarts: number): Totals {
+  const live = statuses.filter((s): s is PeerStatus => s !== null)
+  const max = (f: (s: PeerStatus) => number): number => Math.max(0, ...live.map(f))
   return {
-    injected: live.reduce((a, s) => a + (num(s.faults?.injected) ?? 0), 0),
-    detected: max(s => s.faults?.detected),
-    corrected: max(s => s.faults?.corrected),
-    uncorrectable: max(s => s.faults?.uncorrectable),
+    injected: live.reduce((a, s) => a + s.faults.injected, 0),
+    detected: max(s => s.faults.detected),
+    corrected: max(s => s.faults.corrected),
+    uncorrectable: max(s => s.faults.uncorrectable),
     rollbacks: max(s => s.rollbacks),
     repairs: max(s => s.repairs),
     restarts
@@ -203,14 +200,14 @@ export function totalsOf (statuses: ReadonlyArray<Status | null>, restarts: numb
 }
 
 /** Network position and curves from live statuses (medians over training peers). */
-export function networkPoint (statuses: ReadonlyArray<Status | null>, t: number): SeriesPoint | null {
-  const live = statuses.filter((s): s is Status => s !== null && (s.phase === 'training' || s.phase === 'finishing' || s.phase === 'done'))
+export function networkPoint (statuses: ReadonlyArray<PeerStatus | null>, t: number): SeriesPoint | null {
+  const live = statuses.filter((s): s is PeerStatus => s !== null && (s.phase === 'training' || s.phase === 'finishing' || s.phase === 'done'))
   if (live.length === 0) return null
   return {
     t,
-    step: median(live.map(s => num(s.step) ?? 0)) ?? 0,
-    loss: median(live.map(s => num(s.loss) ?? NaN)),
-    trainAccuracy: median(live.map(s => num(s.trainAccuracy) ?? NaN))
+    step: finiteMedian(live.map(s => s.step)) ?? 0,
+    loss: finiteMedian(live.map(s => s.loss ?? NaN)),
+    trainAccuracy: finiteMedian(live.map(s => s.trainAccuracy ?? NaN))
   }
 }
 
@@ -244,7 +241,7 @@ export interface TestnetSummary {
 export function aggregate (summaries: readonly PeerSummary[], extra: { wallSeconds: number, restarts: number, faultsInjectedByCommand: number }): TestnetSummary {
   if (summaries.length === 0) throw new Error('no peer finished: no summary to aggregate')
   const first = summaries[0]
-  const med = (f: (s: PeerSummary) => number): number => median(summaries.map(f)) ?? NaN
+  const med = (f: (s: PeerSummary) => number): number => finiteMedian(summaries.map(f)) ?? NaN
   const max = (f: (s: PeerSummary) => number): number => Math.max(...summaries.map(f))
   return {
     strategy: first.strategy,

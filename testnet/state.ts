@@ -6,7 +6,8 @@
  *   state.json        written by the launcher: its pid, the peers (pid, port, peer id, index,
  *                     addresses, data dir, log), dashboard URL, phase, the monitor's view
  *   control.key.pem   the testnet's Ed25519 control key (0600); control.pub.pem goes to the peers
- *   history.jsonl     every fault injected (testnet/faults.ts)
+ *   history.jsonl     every fault injected (testnet/fault-history.ts)
+ *   crash-intents.jsonl  each crash's restart intent, written before the crash is sent
  *   job.json          the job every peer runs
  *   peer-K/           data dir of launch slot K (identity, checkpoints); peer-K.log its output
  */

@@ -6,21 +6,30 @@
  * Live: every peer is asked over the control protocol (twice, a second apart, so the states say
  * what is happening now; testnet/snapshot.ts). Test accuracy, the timeline and totals that must
  * survive peer restarts come from the launcher's state.json. A finished, kept testnet (peers
- * gone) is shown from state.json and its summary.
+ * gone) is shown from state.json and its summary. A peer whose answer is not a status document
+ * (protocols/status.ts) is shown offline, with one line on stderr saying what was wrong.
  */
 import type { Command, CommandContext } from '../cli.ts'
 import { describeCommand, parseFlags, UsageError } from '../cli.ts'
 import { requireRunning, testnetPaths, TestnetStateError, type TestnetState } from '../state.ts'
-import { createControlClient, type ControlClient } from '../control-client.ts'
-import { formatRows, peerRows, totalsOf, networkPoint, type Status, type PeerRow, type Totals } from '../snapshot.ts'
+import { createControlClient, MalformedStatusError, type ControlClient } from '../control-client.ts'
+import { formatRows, peerRows, totalsOf, networkPoint, type PeerRow, type Totals } from '../snapshot.ts'
+import type { PeerStatus } from '../../protocols/status.ts'
 import { readFileSync } from 'node:fs'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-async function poll (client: ControlClient, state: TestnetState): Promise<Array<Status | null>> {
+/**
+ * Every peer's status; null for a peer that is down, unreachable or answered something that is
+ * not a status (then `malformed(slot, reason)`).
+ */
+async function poll (client: ControlClient, state: TestnetState, malformed: (slot: number, reason: string) => void): Promise<Array<PeerStatus | null>> {
   return await Promise.all(state.peers.map(async p => {
     if (p.addresses.length === 0 || p.process === 'exited' || p.process === 'stopped') return null
-    try { return await client.status(p.addresses[0], 2000) } catch { return null }
+    try { return await client.status(p.addresses[0], 2000) } catch (err) {
+      if (err instanceof MalformedStatusError) malformed(p.slot, err.message)
+      return null
+    }
   }))
 }
 
@@ -37,7 +46,7 @@ export interface StatusReport {
   summary: unknown
 }
 
-function report (dir: string, state: TestnetState, statuses: Array<Status | null> | null, before: Array<Status | null> | null): StatusReport {
+function report (dir: string, state: TestnetState, statuses: Array<PeerStatus | null> | null, before: Array<PeerStatus | null> | null): StatusReport {
   const live = statuses !== null && statuses.some(s => s !== null)
   const rows = live
     ? peerRows(state.peers.map(p => ({ slot: p.slot, peerId: p.peerId, address: p.addresses[0] ?? null, restarts: p.restarts, index: p.index })), statuses, before)
@@ -92,18 +101,24 @@ async function run (ctx: CommandContext): Promise<number> {
     throw err
   }
   const client = await createControlClient()
+  // One line per peer and reason, not one per poll.
+  const said = new Set<string>()
+  const malformed = (slot: number, reason: string): void => {
+    const line = `codenet status: peer slot ${slot} (index ${state.peers.find(p => p.slot === slot)?.index ?? '?'}) answered a ${reason}`
+    if (!said.has(line)) { said.add(line); ctx.stderr.write(`${line}\n`) }
+  }
   let stop = false
   const onInt = (): void => { stop = true }
   process.on('SIGINT', onInt)
   try {
-    let before = await poll(client, state)
+    let before = await poll(client, state, malformed)
     for (;;) {
       await sleep(values.watch === true ? interval : 1000)
       try { state = requireRunning(paths) } catch (err) {
         if (err instanceof TestnetStateError) { ctx.stderr.write(`codenet status: ${err.message}\n`); return 1 }
         throw err
       }
-      const now = await poll(client, state)
+      const now = await poll(client, state, malformed)
       const r = report(paths.dir, state, now, before)
       before = now
       if (values.json === true) ctx.stdout.write(`${JSON.stringify(r, null, values.watch === true ? 0 : 2)}\n`)

@@ -4,9 +4,10 @@
  */
 import type { PeerEngine } from '../../node/engine.ts'
 import type { MonitorView, PeerRow, PeerState, TimelineEvent } from '../snapshot.ts'
+import type { PeerHealth, PeerStatus } from '../../protocols/status.ts'
 import { startDashboard, type Dashboard } from './server.ts'
 
-const stateOf = (h: Record<string, any>, phase: string): PeerState => {
+const stateOf = (h: PeerHealth, phase: PeerStatus['phase']): PeerState => {
   switch (h.state) {
     case 'self': return phase === 'training' || phase === 'finishing' || phase === 'done' ? 'online' : 'joining'
     case 'suspect': return 'faulty'
@@ -22,17 +23,17 @@ export class PeerViewBuilder {
   rows: PeerRow[] = []
   phase = 'starting'
 
-  add (st: Record<string, any>): void {
+  add (st: PeerStatus): void {
     const t = Date.now() - this.started
     const v = this.view
-    this.phase = String(st.phase)
+    this.phase = st.phase
     const prev = { ...v.totals }
     v.t = t
-    v.step = st.step ?? 0
-    v.totalSteps = st.totalSteps ?? null
-    v.loss = st.loss ?? null
-    v.trainAccuracy = st.trainAccuracy ?? null
-    v.totals = { injected: st.faults?.injected ?? 0, detected: st.faults?.detected ?? 0, corrected: st.faults?.corrected ?? 0, uncorrectable: st.faults?.uncorrectable ?? 0, rollbacks: st.rollbacks ?? 0, repairs: st.repairs ?? 0, restarts: 0 }
+    v.step = st.step
+    v.totalSteps = st.totalSteps
+    v.loss = st.loss
+    v.trainAccuracy = st.trainAccuracy
+    v.totals = { injected: st.faults.injected, detected: st.faults.detected, corrected: st.faults.corrected, uncorrectable: st.faults.uncorrectable, rollbacks: st.rollbacks, repairs: st.repairs, restarts: 0 }
     const ev = (k: keyof MonitorView['totals'], type: TimelineEvent['type']): void => {
       const d = v.totals[k] - prev[k]
       if (d > 0) v.events.push({ t, step: v.step, type, peer: null, count: d, detail: `${d} ${k}` })
@@ -43,23 +44,23 @@ export class PeerViewBuilder {
       v.series.push({ t, step: v.step, loss: v.loss, trainAccuracy: v.trainAccuracy })
       if (v.series.length > 5000) v.series.splice(0, v.series.length - 5000)
     }
-    const peers: Array<Record<string, any>> = Array.isArray(st.peers) ? st.peers : []
     const active: string[] = st.controller?.active ?? []
-    this.rows = peers.length === 0
-      ? [{ slot: null, index: st.index >= 0 ? st.index : null, peerId: st.peerId, address: st.addresses?.[0] ?? null, state: 'joining', phase: st.phase, step: st.step, totalSteps: st.totalSteps, lastResultMs: null, loss: st.loss, trainAccuracy: st.trainAccuracy, faults: { injected: st.faults?.injected ?? 0, flagged: 0, repaired: 0, missing: 0, framesDropped: 0, active }, restarts: 0 }]
-      : peers.map(h => ({
+    const address = st.addresses[0] ?? null
+    this.rows = st.peers.length === 0
+      ? [{ slot: null, index: st.index >= 0 ? st.index : null, peerId: st.peerId, address, state: 'joining', phase: st.phase, step: st.step, totalSteps: st.totalSteps, lastResultMs: null, loss: st.loss, trainAccuracy: st.trainAccuracy, faults: { injected: st.faults.injected, flagged: 0, repaired: 0, missing: 0, framesDropped: 0, active }, restarts: 0 }]
+      : st.peers.map(h => ({
         slot: null,
         index: h.index,
         peerId: h.peerId,
-        address: h.state === 'self' ? (st.addresses?.[0] ?? null) : null,
-        state: stateOf(h, String(st.phase)),
+        address: h.state === 'self' ? address : null,
+        state: stateOf(h, st.phase),
         phase: h.state === 'self' ? st.phase : null,
         step: h.step,
         totalSteps: st.totalSteps,
         lastResultMs: h.lastResultMs,
         loss: h.state === 'self' ? st.loss : null,
         trainAccuracy: h.state === 'self' ? st.trainAccuracy : null,
-        faults: { injected: h.state === 'self' ? (st.faults?.injected ?? 0) : 0, flagged: h.flagged, repaired: h.repaired, missing: st.controller?.missing?.[h.index] ?? 0, framesDropped: h.framesDropped, active: h.state === 'self' ? active : [] },
+        faults: { injected: h.state === 'self' ? st.faults.injected : 0, flagged: h.flagged, repaired: h.repaired, missing: st.controller?.missing[h.index] ?? 0, framesDropped: h.framesDropped, active: h.state === 'self' ? active : [] },
         restarts: 0
       }))
   }
