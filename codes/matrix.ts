@@ -164,6 +164,15 @@ export function colSlice (a: Matrix, c0: number, c1: number): Matrix {
   return out
 }
 
+/** `a` zero-padded below and to the right to rows × cols (`a` itself when it already has that shape). */
+export function padTo (a: Matrix, rows: number, cols: number): Matrix {
+  if (a.rows === rows && a.cols === cols) return a
+  if (rows < a.rows || cols < a.cols) throw new ShapeError(`cannot pad ${a.rows}x${a.cols} to ${rows}x${cols}`)
+  const out = zeros(rows, cols)
+  for (let r = 0; r < a.rows; r++) out.data.set(a.data.subarray(r * a.cols, (r + 1) * a.cols), r * cols)
+  return out
+}
+
 /** Block (i, j) of an even m × n split: rows [i·R/m, (i+1)·R/m), cols [j·C/n, (j+1)·C/n). */
 export function block (a: Matrix, i: number, j: number, m: number, n: number): Matrix {
   if (a.rows % m !== 0 || a.cols % n !== 0) {

@@ -4,7 +4,7 @@
  * the control protocol's status names it; every peer ends with the same model.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { tempDir, writeJob, startPeer, waitFor, finish, jobFlags, PeerNet, checkCommon } from './testing.ts'
+import { tempDir, writeJob, waitFor, finish, jobFlags, PeerNet, checkCommon } from './testing.ts'
 import { queryStatus } from './peer.ts'
 
 const net = new PeerNet()

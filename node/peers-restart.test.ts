@@ -20,6 +20,9 @@ describe('a crashed peer', () => {
     const victim = peers[3]
     const idBefore = (await waitFor(victim, /peer (12D3\S+), job/))[1]
     await waitFor(victim, /step 20\/100/)
+    // The checkpoint of step 20 is written once the quorum confirmed step 19 (one step later).
+    const checkpointed = (): number => Math.max(-1, ...readdirSync(join(dir, 'p3')).map(f => /^checkpoint-(\d+)\.ck$/.exec(f)).map(m => m === null ? -1 : Number(m[1])))
+    for (const end = Date.now() + 60_000; checkpointed() < 20 && Date.now() < end;) await new Promise(resolve => setTimeout(resolve, 20))
     victim.child.kill('SIGKILL')
     await victim.exit
     expect(readdirSync(join(dir, 'p3')).some(f => /^checkpoint-\d+\.ck$/.test(f))).toBe(true)

@@ -4,7 +4,7 @@
  * decoded weights on every peer.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { tempDir, writeJob, startPeer, waitFor, finish, jobFlags, PeerNet, checkCommon, P } from './testing.ts'
+import { tempDir, writeJob, finish, jobFlags, PeerNet, checkCommon, P } from './testing.ts'
 
 const net = new PeerNet()
 afterEach(() => { net.stop() })

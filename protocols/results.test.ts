@@ -150,9 +150,9 @@ describe('inbound session fuzz', () => {
     expect(st.framesDropped).toBeGreaterThan(10_000)
     expect(st.framesReceived).toBeGreaterThan(0)
     // Held payload bytes never exceed the per-sender cap (checked through the accounting).
-    expect((e as any).heldBytes[1]).toBeLessThanOrEqual(1 << 20)
+    expect((e as any).inbox.heldBytes[1]).toBeLessThanOrEqual(1 << 20)
     // …and so is the number of rounds a sender can open (each result is charged ≥ 1 KiB).
-    expect((e as any).rounds.size).toBeLessThanOrEqual((1 << 20) / 1024)
+    expect((e as any).inbox.rounds.size).toBeLessThanOrEqual((1 << 20) / 1024)
   })
 
   it('adaptive grace is median + k·MAD, clamped', () => {

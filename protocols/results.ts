@@ -3,15 +3,17 @@
  * long-lived outbound stream per remote peer.
  *
  * Sending: `publish` encodes the payload into chunks and appends them to each remote's
- * bounded queue; a writer per remote dials lazily, writes with `send()` and waits on
- * `onDrain()` when the stream pushes back. A remote that cannot be reached is backed off and
- * its results are dropped (to the others it is an erasure, which the code absorbs).
+ * bounded queue; a writer per remote (protocols/results-writer.ts) dials lazily, writes with
+ * `send()` and waits on `onDrain()` when the stream pushes back. A remote that cannot be
+ * reached is backed off and its results are dropped (to the others it is an erasure, which
+ * the code absorbs).
  *
  * Receiving: each inbound stream feeds a `FrameReader`; a frame is accepted only when its job
  * id matches, its sender index matches the authenticated remote peer id, and it fits the
- * caps; it is then reassembled into the round's inbox. Memory is bounded per sender and in
- * total. A bad frame is dropped and its sender's score lowered; a stream whose length prefix
- * is out of bounds is reset. Nothing a remote sends can throw out of the handler.
+ * caps; it is then reassembled into the round's inbox (protocols/results-inbox.ts). Memory is
+ * bounded per sender and in total. A bad frame is dropped and its sender's score lowered; a
+ * stream whose length prefix is out of bounds is reset. Nothing a remote sends can throw out
+ * of the handler.
  *
  * Collecting: a round is complete when `want` results are in, or when `threshold` are in and
  * the grace period has passed, or at `timeoutMs`. The grace period, unless given, adapts to
@@ -21,12 +23,13 @@ import { logger, type Logger } from '@libp2p/logger'
 import type { Connection, PeerId, Stream, Startable } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { Collected, CollectPolicy, Exchange, RoundKey } from '../training/exchange.ts'
-import { roundKeyString } from '../training/exchange.ts'
 import { decideCollect, LatenessEstimator, type Arrival } from '../training/collect.ts'
 import type { Matrix } from '../codes/matrix.ts'
 import {
-  CHUNK_ELEMENTS, DEFAULT_FRAME_LIMITS, FrameReader, encodeFrames, lengthPrefixed, type Frame, type FrameLimits
+  DEFAULT_FRAME_LIMITS, FrameReader, encodeFrames, lengthPrefixed, type Frame, type FrameLimits
 } from './frame.ts'
+import { RemoteWriter } from './results-writer.ts'
+import { Inbox, usableResults, type Round } from './results-inbox.ts'
 
 /** The slice of a libp2p node the exchange needs. */
 export interface ResultExchangeComponents {
@@ -91,121 +94,7 @@ export class ExchangeClosedError extends Error {
   override name = 'ExchangeClosedError'
 }
 
-interface Partial {
-  rows: number
-  cols: number
-  data: Float64Array
-  have: Uint8Array
-  missing: number
-}
-
-interface Round {
-  step: number
-  phase: string
-  results: Map<number, Matrix>
-  arrivedAt: Map<number, number>
-  partial: Map<number, Partial>
-  /** Time the threshold-th result arrived during a collect, for lateness samples. */
-  thresholdAt: number | null
-  /** Senders whose result had the wrong shape (counted once). */
-  misshapen: Set<number>
-  notify: (() => void) | null
-}
-
 const now = (): number => performance.now()
-
-/**
- * Inbox bytes a result is charged against its sender's cap: its payload, but at least 1 KiB,
- * so a flood of tiny results for ever new rounds is bounded in round count too.
- */
-const charge = (rows: number, cols: number): number => Math.max(rows * cols * 8, 1024)
-
-class RemoteWriter {
-  readonly index: number
-  readonly peer: PeerId
-  private stream: Stream | null = null
-  private queue: Uint8Array[] = []
-  queuedBytes = 0
-  private running = false
-  private retryAt = 0
-  private backoffMs = 250
-  failures = 0
-  dropped = 0
-  private readonly ex: ResultExchange
-
-  constructor (ex: ResultExchange, index: number, peer: PeerId) {
-    this.ex = ex
-    this.index = index
-    this.peer = peer
-  }
-
-  get connected (): boolean { return this.stream !== null && this.stream.status === 'open' }
-
-  enqueue (frames: Uint8Array[]): void {
-    const bytes = frames.reduce((a, f) => a + f.length, 0)
-    if (now() < this.retryAt || this.queuedBytes + bytes > this.ex.maxQueuedBytes) {
-      this.dropped++
-      return
-    }
-    this.queue.push(...frames)
-    this.queuedBytes += bytes
-    if (!this.running) void this.run()
-  }
-
-  private async run (): Promise<void> {
-    this.running = true
-    try {
-      while (this.queue.length > 0 && !this.ex.stopped) {
-        if (this.stream === null || this.stream.status !== 'open' || this.stream.writeStatus !== 'writable') {
-          this.stream = null
-          this.stream = await this.dial()
-          this.stream.addEventListener('close', () => { if (this.stream?.status !== 'open') this.stream = null })
-        }
-        const s = this.stream
-        const f = this.queue.shift() as Uint8Array
-        this.queuedBytes -= f.length
-        if (!s.send(f)) await s.onDrain({ signal: AbortSignal.any([this.ex.stopSignal, AbortSignal.timeout(this.ex.dialTimeoutMs * 4)]) })
-        this.ex.bytesSent += f.length
-        this.ex.framesSent++
-        this.backoffMs = 250
-      }
-    } catch (err) {
-      // The remote is gone or stuck: drop what is queued (erasures to it) and back off.
-      this.failures++
-      this.ex.log('send to %d failed: %s', this.index, (err as Error).message)
-      this.stream?.abort(err as Error)
-      this.stream = null
-      this.dropped += this.queue.length > 0 ? 1 : 0
-      this.queue = []
-      this.queuedBytes = 0
-      this.retryAt = now() + this.backoffMs
-      this.backoffMs = Math.min(this.backoffMs * 2, 4000)
-    } finally {
-      this.running = false
-    }
-  }
-
-  /** Dial with a few quick retries: a connection that is still being set up is not a dead peer. */
-  private async dial (): Promise<Stream> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const signal = AbortSignal.any([this.ex.stopSignal, AbortSignal.timeout(this.ex.dialTimeoutMs)])
-        const s = await this.ex.components.dialProtocol(this.peer, this.ex.protocol, { signal })
-        return s
-      } catch (err) {
-        if (attempt >= 2 || this.ex.stopped) throw err
-        await new Promise(resolve => setTimeout(resolve, 100 << attempt))
-      }
-    }
-  }
-
-  close (): void {
-    this.queue = []
-    this.queuedBytes = 0
-    try { this.stream?.abort(new ExchangeClosedError('exchange stopped')) } catch {}
-    this.stream = null
-  }
-}
 
 /** The part of the stream handler that sees remote bytes; fed by the handler or by tests. */
 export interface InboundSession {
@@ -230,14 +119,14 @@ export class ResultExchange implements Exchange, Startable {
   private readonly members: readonly PeerId[]
   private readonly indexOf = new Map<string, number>()
   private readonly writers: RemoteWriter[] = []
-  private readonly rounds = new Map<string, Round>()
-  private readonly heldBytes: number[]
-  private readonly maxHeld: number
+  private readonly inbox: Inbox
   private readonly score: number[]
   private readonly dropsFrom: number[]
   private readonly resultsFrom: number[]
   private readonly lastSeen: Array<number | null>
-  private readonly lastRound: Array<{ step: number, attempt: number, at: number } | null>
+  private readonly lastRound: Array<{ step: number, attempt: number, at: number, seq: number } | null>
+  /** Product results heard (orders positions: "heard since"). */
+  heard = 0
   private readonly lateness: LatenessEstimator
   private readonly presumeDownAfterMs: number
   private startedAt = 0
@@ -258,7 +147,6 @@ export class ResultExchange implements Exchange, Startable {
     this.peers = init.members.length
     this.limits = init.limits ?? DEFAULT_FRAME_LIMITS
     this.maxQueuedBytes = init.maxQueuedBytes ?? 64 * 1024 * 1024
-    this.maxHeld = init.maxInboxBytesPerSender ?? 64 * 1024 * 1024
     this.dialTimeoutMs = init.dialTimeoutMs ?? 5000
     this.presumeDownAfterMs = init.presumeDownAfterMs ?? 3000
     this.lateness = new LatenessEstimator({ k: init.graceK, initialMs: init.initialGraceMs, minMs: init.minGraceMs, maxMs: init.maxGraceMs })
@@ -267,7 +155,7 @@ export class ResultExchange implements Exchange, Startable {
       this.indexOf.set(p.toString(), i)
       if (i !== this.self) this.writers[i] = new RemoteWriter(this, i, p)
     })
-    this.heldBytes = new Array(this.peers).fill(0)
+    this.inbox = new Inbox(this.peers, init.maxInboxBytesPerSender ?? 64 * 1024 * 1024)
     this.score = new Array(this.peers).fill(0)
     this.dropsFrom = new Array(this.peers).fill(0)
     this.resultsFrom = new Array(this.peers).fill(0)
@@ -290,10 +178,10 @@ export class ResultExchange implements Exchange, Startable {
     this.stopped = true
     this.controller.abort(new ExchangeClosedError('exchange stopped'))
     await this.components.unhandle(this.protocol).catch(() => {})
-    for (const w of this.writers) w?.close()
+    for (const w of this.writers) w?.close(new ExchangeClosedError('exchange stopped'))
     for (const s of this.streams) { try { s.abort(new ExchangeClosedError('exchange stopped')) } catch {} }
     this.streams.clear()
-    for (const r of this.rounds.values()) r.notify?.()
+    for (const r of this.inbox.all()) r.notify?.()
   }
 
   indexOfPeer (peer: string): number | undefined { return this.indexOf.get(peer) }
@@ -340,41 +228,14 @@ export class ResultExchange implements Exchange, Startable {
     }
   }
 
-  private round (key: RoundKey): Round {
-    const k = roundKeyString(key)
-    let r = this.rounds.get(k)
-    if (r === undefined) {
-      r = { step: key.step, phase: key.phase, results: new Map(), arrivedAt: new Map(), partial: new Map(), thresholdAt: null, misshapen: new Set(), notify: null }
-      this.rounds.set(k, r)
-    }
-    return r
-  }
-
   private accept (index: number, f: Frame): void {
     if (f.sender !== index) { this.drop(index, 'spoofed-sender'); return }
     if (f.step < this.minStep) { this.drop(index, 'stale-step'); return }
-    if (f.phase === 'forward' || f.phase === 'backward') this.lastRound[index] = { step: f.step, attempt: f.attempt, at: Date.now() }
-    const key = { step: f.step, layer: f.layer, phase: f.phase, attempt: f.attempt }
-    const existing = this.rounds.get(roundKeyString(key))
-    if (existing?.results.has(index) === true) { this.drop(index, 'duplicate'); return }
-    let p = existing?.partial.get(index)
-    if (p === undefined) {
-      const bytes = charge(f.rows, f.cols)
-      if (this.heldBytes[index] + bytes > this.maxHeld) { this.drop(index, 'inbox-full'); return }
-      this.heldBytes[index] += bytes
-      p = { rows: f.rows, cols: f.cols, data: new Float64Array(f.rows * f.cols), have: new Uint8Array(f.chunkCount), missing: f.chunkCount }
-      this.round(key).partial.set(index, p)
-    } else if (p.rows !== f.rows || p.cols !== f.cols) {
-      this.drop(index, 'shape-changed'); return
-    }
-    if (p.have[f.chunkIndex] === 1) { this.drop(index, 'duplicate'); return }
-    p.have[f.chunkIndex] = 1
-    p.missing--
-    p.data.set(f.payload, f.chunkIndex * CHUNK_ELEMENTS)
-    if (p.missing > 0) return
-    const r = this.round(key)
-    r.partial.delete(index)
-    this.complete(r, index, { rows: p.rows, cols: p.cols, data: p.data })
+    if (f.phase === 'forward' || f.phase === 'backward') this.lastRound[index] = { step: f.step, attempt: f.attempt, at: Date.now(), seq: ++this.heard }
+    const got = this.inbox.add(index, f)
+    if (got === null) return
+    if ('drop' in got) { this.drop(index, got.drop); return }
+    this.complete(got.round, index, got.result)
     this.resultsFrom[index]++
     this.lastSeen[index] = Date.now()
     this.score[index] = Math.min(0, this.score[index] + 0.1)
@@ -399,7 +260,7 @@ export class ResultExchange implements Exchange, Startable {
     // Our own result always counts for our own collection (as in the in-memory exchange),
     // whoever else it is sent to.
     {
-      const r = this.round(key)
+      const r = this.inbox.round(key)
       if (!r.results.has(this.self)) {
         this.complete(r, this.self, { rows: payload.rows, cols: payload.cols, data: payload.data.slice() })
       }
@@ -428,29 +289,10 @@ export class ResultExchange implements Exchange, Startable {
    */
   async collect (key: RoundKey, policy: CollectPolicy): Promise<Collected> {
     const start = now()
-    const r = this.round(key)
+    const r = this.inbox.round(key)
     // Waiting for a member that is down buys nothing (it is an erasure).
     const live = this.live()
-    // Every result of one round has one shape: ours when we published, else the most common
-    // one. A result of another shape is a lie that would only make the decoder throw.
-    const usable = (): Map<number, Matrix> => {
-      const results = new Map(r.results)
-      const shapeOf = (m: Matrix): string => `${m.rows}x${m.cols}`
-      let ref: string | null = r.results.has(this.self) ? shapeOf(r.results.get(this.self) as Matrix) : null
-      if (ref === null) {
-        const count = new Map<string, number>()
-        for (const m of results.values()) count.set(shapeOf(m), (count.get(shapeOf(m)) ?? 0) + 1)
-        let best = 0
-        for (const [k, n] of count) if (n > best) { best = n; ref = k }
-      }
-      for (const [i, m] of results) {
-        if (shapeOf(m) !== ref) {
-          results.delete(i)
-          if (!r.misshapen.has(i)) { r.misshapen.add(i); this.drop(i, 'shape-mismatch') }
-        }
-      }
-      return results
-    }
+    const usable = (): Map<number, Matrix> => usableResults(r, this.self, i => { this.drop(i, 'shape-mismatch') })
     let timedOut = false
     await new Promise<void>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | null = null
@@ -489,13 +331,7 @@ export class ResultExchange implements Exchange, Startable {
   prune (step: number): void {
     if (step <= this.minStep) return
     this.minStep = step
-    for (const [k, r] of this.rounds) {
-      if (r.step >= step) continue
-      for (const [i, m] of r.results) if (i !== this.self) this.heldBytes[i] -= charge(m.rows, m.cols)
-      for (const [i, p] of r.partial) this.heldBytes[i] -= charge(p.rows, p.cols)
-      r.notify?.()
-      this.rounds.delete(k)
-    }
+    this.inbox.prune(step, this.self)
   }
 
   /**
@@ -503,7 +339,7 @@ export class ResultExchange implements Exchange, Startable {
    * member and when it arrived (Date.now()), null for members not heard from. A restarted peer uses it to rejoin the round
    * the others are in.
    */
-  positions (): Array<{ step: number, attempt: number, at: number } | null> { return this.lastRound.map(p => p === null ? null : { ...p }) }
+  positions (): Array<{ step: number, attempt: number, at: number, seq: number } | null> { return this.lastRound.map(p => p === null ? null : { ...p }) }
 
   /** Resolves once everything queued has been written (or given up on), or after `timeoutMs`. */
   async flush (timeoutMs = 5000): Promise<void> {

@@ -11,7 +11,7 @@ import type { TrainingConfig } from '../training/config.ts'
 import type { Dataset } from '../training/dataset.ts'
 import type { Matrix } from '../codes/matrix.ts'
 import type { Exchange } from '../training/exchange.ts'
-import { createPeerTrainer } from '../training/peer.ts'
+import { createPeerTrainer } from '../training/trainer/index.ts'
 import { deserializeCheckpoint, type Checkpoint } from '../training/checkpoint.ts'
 import { testAccuracy } from '../training/evaluate.ts'
 import { schemeForConfig } from '../training/strategy.ts'
@@ -23,7 +23,9 @@ const idle = (peers: number, self: number): Exchange => ({
   peers,
   async publish () { throw new Error('offline decoder') },
   async collect () { throw new Error('offline decoder') },
-  prune () {}
+  prune () {},
+  positions: () => [],
+  heard: 0
 })
 
 export class CheckpointEvaluator {

@@ -5,12 +5,14 @@
  *             first, its printed address bootstraps the others; each slot has its own data dir
  *             and log; every peer obeys only the control key's public half (--control-key)
  *   monitor   once a second: each peer's status over the control protocol → rows, totals,
- *             curves, timeline events (testnet/snapshot.ts), test accuracy from verified
+ *             curves, timeline events (testnet/monitor.ts), test accuracy from verified
  *             checkpoints (testnet/accuracy.ts), new lines of history.jsonl, due replay entries;
  *             state.json is rewritten so `codenet status|fault|testnet down` find everything
  *   restart   a peer that exits with CRASH_EXIT_CODE (a `codenet fault crash`) is started again
  *             after the crash's --restart-after-s, with the same data dir and port (same peer id,
- *             resumes from its checkpoint); without a restart delay it stays down
+ *             resumes from its checkpoint); without a restart delay it stays down. The delay is
+ *             the crash intent the fault CLI wrote to the state folder before it sent the
+ *             command (testnet/fault-history.ts): it is there when the peer exits
  *   finish    when every peer has exited: the peers' summaries are aggregated
  *   stop      SIGTERM to every child, SIGKILL after a grace period, wait for all exits: no
  *             orphans; the peers' checkpoints are written atomically, so they stay intact
@@ -23,16 +25,17 @@ import { logger } from '@libp2p/logger'
 import type { TrainingConfig } from '../training/config.ts'
 import { createJobSpec, jobHash } from '../protocols/job.ts'
 import type { PeerSummary } from '../node/engine.ts'
-import { CRASH_EXIT_CODE } from '../node/faults.ts'
+import { COMMAND_DEFAULTS, CRASH_EXIT_CODE } from '../node/fault-controller.ts'
 import { generateControlKey, saveControlKey, loadControlPrivateKey } from '../node/control-auth.ts'
 import { datasetForConfig } from '../training/simulate.ts'
-import { totalStepsOf } from '../training/peer.ts'
+import { totalStepsOf } from '../training/trainer/index.ts'
 import { BatchOrder } from '../training/batches.ts'
 import { createControlClient, type ControlClient } from './control-client.ts'
 import { CheckpointEvaluator } from './accuracy.ts'
-import { aggregate, networkPoint, peerRows, totalsOf, type MonitorView, type PeerRow, type Status, type TestnetSummary, type TimelineEvent } from './snapshot.ts'
+import { aggregate, type MonitorView, type PeerRow, type TestnetSummary } from './snapshot.ts'
+import { Monitor } from './monitor.ts'
 import { STATE_VERSION, writeState, type PeerSlot, type TestnetPaths, type TestnetState } from './state.ts'
-import { commandOf, injectFault, readHistory, ReplaySchedule, restartDelayFor, type HistoryEntry } from './faults.ts'
+import { commandOf, crashIntentFile, injectFault, launcherOf, readCrashIntents, readHistory, ReplaySchedule, restartDelayFor, type CrashIntent, type HistoryEntry } from './fault-history.ts'
 
 export const BIN = fileURLToPath(new URL('./bin.js', import.meta.url))
 
@@ -44,7 +47,7 @@ export interface LaunchOptions {
   config: TrainingConfig
   paths: TestnetPaths
   keep?: boolean
-  /** Recorded injections to replay (testnet/faults.ts). */
+  /** Recorded injections to replay (testnet/fault-history.ts). */
   replay?: HistoryEntry[]
   /** `codenet peer --round-timeout-ms`. */
   roundTimeoutMs?: number
@@ -78,10 +81,7 @@ export class Testnet {
   private pollTimer: ReturnType<typeof setTimeout> | null = null
   private stopping = false
   private readonly startedAt = Date.now()
-  private recent: Array<{ t: number, statuses: Array<Status | null> }> = []
-  private view: MonitorView
-  private lastTotals: MonitorView['totals'] | null = null
-  private historySeen = 0
+  private readonly monitoring: Monitor
   private history: HistoryEntry[] = []
   private evaluator: CheckpointEvaluator | null = null
   private evaluating = false
@@ -113,18 +113,18 @@ export class Testnet {
       rows: [],
       error: null
     }
-    this.view = { t: 0, step: 0, totalSteps: this.state.totalSteps, loss: null, trainAccuracy: null, testAccuracy: null, totals: { injected: 0, detected: 0, corrected: 0, uncorrectable: 0, rollbacks: 0, repairs: 0, restarts: 0 }, series: [], accuracy: [], events: [] }
+    this.monitoring = new Monitor(this.state.totalSteps, this.startedAt)
     this.finished = new Promise(resolve => { this.finishedResolve = resolve })
   }
 
-  get monitor (): MonitorView { return this.view }
+  get monitor (): MonitorView { return this.monitoring.view }
   get rows (): PeerRow[] { return this.lastRows }
 
   setDashboardUrl (url: string | null): void { this.state.dashboardUrl = url; this.save() }
 
   private save (): void {
     this.state.peers = this.slots.map(({ child: _c, exited: _e, restartTimer: _r, logStream: _l, ...p }) => p)
-    this.state.monitor = this.view
+    this.state.monitor = this.monitor
     this.state.rows = this.lastRows
     try { writeState(this.paths, this.state) } catch (err) { this.log.error('state not written: %s', (err as Error).message) }
   }
@@ -139,7 +139,7 @@ export class Testnet {
       rmSync(this.paths.slotDir(k), { recursive: true, force: true })
       for (const f of [this.paths.slotLog(k), this.paths.slotSummary(k), this.paths.slotWeights(k)]) rmSync(f, { force: true })
     }
-    for (const f of [this.paths.history, this.paths.summary]) rmSync(f, { force: true })
+    for (const f of [this.paths.history, this.paths.summary, crashIntentFile(this.paths.dir)]) rmSync(f, { force: true })
     writeFileSync(this.paths.history, '')
     writeFileSync(this.paths.job, `${JSON.stringify(createJobSpec(this.opts.config), null, 2)}\n`)
     saveControlKey(generateControlKey(), this.paths.key, this.paths.pub)
@@ -212,24 +212,12 @@ export class Testnet {
     })
   }
 
-  private event (e: Omit<TimelineEvent, 't' | 'step'>): void {
-    this.view.events.push({ t: Date.now() - this.startedAt, step: this.view.step, ...e })
-    if (this.view.events.length > 2000) this.view.events.splice(0, this.view.events.length - 2000)
-  }
-
-  private onExit (slot: Slot, code: number | null, sig: NodeJS.Signals | null, lookups = 0): void {
+  private onExit (slot: Slot, code: number | null, sig: NodeJS.Signals | null): void {
     if (this.stopping) { slot.process = 'stopped'; this.save(); return }
     if (code === CRASH_EXIT_CODE) {
-      this.history = this.readHistorySafe()
-      const delay = restartDelayFor(this.history, slot.index, this.startedAt)
-      // `codenet fault crash` appends its history entry once the peer has answered, and the peer
-      // exits right after answering: give the entry up to 3 s to land before deciding it stays down.
-      if (delay === null && lookups < 15) {
-        slot.process = 'crashed'
-        slot.restartTimer = setTimeout(() => { slot.restartTimer = null; this.onExit(slot, code, sig, lookups + 1) }, 200)
-        return
-      }
-      this.event({ type: 'crash', peer: slot.index, count: 1, detail: `peer ${slot.index ?? `slot ${slot.slot}`} crashed on command${delay !== null ? `; restart in ${delay} s` : '; stays down'}` })
+      // The fault CLI wrote the crash's restart intent before it sent the command: it is on disk.
+      const delay = restartDelayFor(this.readCrashIntentsSafe(), slot.index, this.startedAt)
+      this.monitoring.event({ type: 'crash', peer: slot.index, count: 1, detail: `peer ${slot.index ?? `slot ${slot.slot}`} crashed on command${delay !== null ? `; restart in ${delay} s` : '; stays down'}` })
       this.print(`peer ${slot.index ?? slot.slot} crashed${delay !== null ? `; restarting in ${delay} s` : ''}`)
       if (delay !== null) {
         slot.process = 'crashed'
@@ -237,8 +225,8 @@ export class Testnet {
           slot.restartTimer = null
           if (this.stopping) return
           slot.restarts++
-          this.view.totals.restarts++
-          this.event({ type: 'restart', peer: slot.index, count: 1, detail: `peer ${slot.index ?? slot.slot} restarted with its data dir` })
+          this.monitor.totals.restarts++
+          this.monitoring.event({ type: 'restart', peer: slot.index, count: 1, detail: `peer ${slot.index ?? slot.slot} restarted with its data dir` })
           this.spawnSlot(slot)
         }, delay * 1000)
       } else {
@@ -247,7 +235,7 @@ export class Testnet {
     } else {
       slot.process = 'exited'
       if (code !== 0) {
-        this.event({ type: 'exit', peer: slot.index, count: 1, detail: `peer ${slot.index ?? slot.slot} exited with ${code ?? sig}` })
+        this.monitoring.event({ type: 'exit', peer: slot.index, count: 1, detail: `peer ${slot.index ?? slot.slot} exited with ${code ?? sig}` })
         this.print(`peer ${slot.index ?? slot.slot} exited with ${code ?? sig} (log: ${slot.log})`)
       }
     }
@@ -278,14 +266,18 @@ export class Testnet {
     writeFileSync(this.paths.summary, `${JSON.stringify(this.summary, null, 2)}\n`)
     this.state.phase = 'done'
     // A last look at the final accuracy, as the peers reported it.
-    this.view.testAccuracy = this.summary.testAccuracy
-    this.view.accuracy.push({ t: Date.now() - this.startedAt, step: this.summary.steps, testAccuracy: this.summary.testAccuracy })
-    this.view.step = this.summary.steps
+    this.monitor.testAccuracy = this.summary.testAccuracy
+    this.monitor.accuracy.push({ t: Date.now() - this.startedAt, step: this.summary.steps, testAccuracy: this.summary.testAccuracy })
+    this.monitor.step = this.summary.steps
     this.save()
     this.finishedResolve(this.summary)
   }
 
   get finalSummary (): TestnetSummary | null { return this.summary }
+
+  private readCrashIntentsSafe (): CrashIntent[] {
+    try { return readCrashIntents(crashIntentFile(this.paths.dir)) } catch (err) { this.log.error('%s', (err as Error).message); return [] }
+  }
 
   private readHistorySafe (): HistoryEntry[] {
     try { return readHistory(this.paths.history) } catch (err) { this.log.error('%s', (err as Error).message); return this.history }
@@ -311,50 +303,15 @@ export class Testnet {
       if (typeof st.index === 'number' && st.index >= 0) slot.index = st.index
       if (typeof st.peerId === 'string') slot.peerId = st.peerId
     })
-    // States compare with a poll ~3 s ago: what is happening now.
-    this.recent.push({ t, statuses })
-    while (this.recent.length > 1 && t - this.recent[0].t > 3500) this.recent.shift()
-    const before = this.recent.length > 1 ? this.recent[0].statuses : null
-    this.lastRows = peerRows(this.slots.map(s => ({ slot: s.slot, peerId: s.peerId, address: s.addresses[0] ?? null, restarts: s.restarts, index: s.index })), statuses, before)
-    const point = networkPoint(statuses, t)
+    const slots = this.slots.map(s => ({ slot: s.slot, peerId: s.peerId, address: s.addresses[0] ?? null, restarts: s.restarts, index: s.index }))
+    this.lastRows = this.monitoring.observe(t, slots, statuses, this.slots.reduce((a, s) => a + s.restarts, 0), this.state.phase === 'done')
     if (this.state.phase === 'joining' && statuses.some(s => s?.phase === 'training')) { this.state.phase = 'training'; this.print('peers joined; training') }
-    if (point !== null && this.state.phase !== 'done') {
-      this.view.step = point.step
-      this.view.loss = point.loss
-      this.view.trainAccuracy = point.trainAccuracy
-      this.view.series.push(point)
-      if (this.view.series.length > 5000) this.view.series.splice(0, this.view.series.length - 5000)
-    }
-    this.view.t = t
-    if (this.state.phase !== 'done') {
-      const totals = { ...totalsOf(statuses, this.slots.reduce((a, s) => a + s.restarts, 0)) }
-      // Counters of restarted peers start again at 0: never let the network totals go down.
-      if (this.lastTotals !== null) for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] = Math.max(totals[k], this.lastTotals[k])
-      const prev = this.lastTotals
-      if (prev !== null) {
-        const diff = (k: keyof typeof totals, type: TimelineEvent['type'], what: string): void => {
-          const d = totals[k] - prev[k]
-          if (d > 0) this.event({ type, peer: null, count: d, detail: `${d} ${what}` })
-        }
-        diff('detected', 'detected', 'faults detected')
-        diff('corrected', 'corrected', 'faults corrected')
-        diff('uncorrectable', 'uncorrectable', 'uncorrectable rounds')
-        diff('rollbacks', 'rollback', 'rollbacks')
-        diff('repairs', 'repair', 'shards repaired')
-      }
-      this.lastTotals = totals
-      this.view.totals = totals
-    }
     this.history = this.readHistorySafe()
-    for (; this.historySeen < this.history.length; this.historySeen++) {
-      const e = this.history[this.historySeen]
-      const params = Object.entries(e.params).map(([k, v]) => `${k}=${String(v)}`).join(' ')
-      this.event({ type: e.kind === 'clear' ? 'cleared' : 'injected', peer: e.target, count: 1, detail: `${e.kind} → ${e.target === 'all' ? 'all' : `peer ${e.target}`}${params !== '' ? ` (${params})` : ''} seed ${e.seed}` })
-    }
+    this.monitoring.history(this.history)
     await this.replayDue(t)
     void this.evaluate()
     this.save()
-    this.opts.onUpdate?.(this.view, this.lastRows, this.state)
+    this.opts.onUpdate?.(this.monitor, this.lastRows, this.state)
     if (this.state.phase === 'joining' && t > (this.opts.joinTimeoutMs ?? 120_000)) {
       this.state.error = `the peers did not join within ${(this.opts.joinTimeoutMs ?? 120_000) / 1000} s`
       this.print(this.state.error)
@@ -365,14 +322,14 @@ export class Testnet {
     if (this.replay === null || this.client === null || this.state.phase !== 'training') return
     // Every peer must be addressable by its index first (a scheduled fault aimed at 'all' reaches all).
     if (this.slots.some(s => s.index === null && s.child !== null)) return
-    const step = this.view.series.length > 0 ? this.view.step : null
+    const step = this.monitor.series.length > 0 ? this.monitor.step : null
     for (const { n, e } of this.replay.due(t, step)) {
       try {
         const r = await injectFault({
-          client: this.client, key: loadControlPrivateKey(this.paths.key), state: this.state, historyFile: this.paths.history,
-          target: e.target, kind: e.kind, cmd: commandOf(e), step, replayOf: n
+          client: this.client, key: loadControlPrivateKey(this.paths.key), state: this.state, historyFile: this.paths.history, intentFile: crashIntentFile(this.paths.dir),
+          target: e.target, kind: e.kind, cmd: commandOf(e), launcher: launcherOf(e), step, replayOf: n
         })
-        this.print(`fault ${e.kind} → ${e.target === 'all' ? 'all peers' : `peer ${e.target}`} (seed ${e.seed}${e.kind === 'soft-error' ? `, rate ${e.params.rate ?? ''} at ${e.params.site ?? 'matmul'}` : ''}): delivered to [${r.entry.delivered.join(',')}]`)
+        this.print(`fault ${e.kind} → ${e.target === 'all' ? 'all peers' : `peer ${e.target}`} (seed ${e.seed}${e.kind === 'soft-error' ? `, rate ${e.params.rate ?? COMMAND_DEFAULTS.rate} at ${e.params.site ?? COMMAND_DEFAULTS.site}` : ''}): delivered to [${r.entry.delivered.join(',')}]`)
       } catch (err) {
         this.print(`replay of ${e.kind} → ${e.target} failed: ${(err as Error).message}`)
       }
@@ -386,8 +343,8 @@ export class Testnet {
       const dirs = this.slots.filter(s => s.index !== null).map(s => s.dataDir)
       const r = await this.evaluator.evaluateNewest(dirs)
       if (r !== null) {
-        this.view.accuracy.push({ t: Date.now() - this.startedAt, step: r.step, testAccuracy: r.testAccuracy })
-        this.view.testAccuracy = r.testAccuracy
+        this.monitor.accuracy.push({ t: Date.now() - this.startedAt, step: r.step, testAccuracy: r.testAccuracy })
+        this.monitor.testAccuracy = r.testAccuracy
       }
     } catch (err) {
       this.log('checkpoint evaluation failed: %s', (err as Error).message)

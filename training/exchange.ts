@@ -26,16 +26,36 @@ export interface Collected {
   timedOut: boolean
 }
 
+/** Where a peer was last heard: the newest forward/backward round it sent this peer a result for. */
+export interface PeerPosition {
+  step: number
+  attempt: number
+  /** The exchange's `heard` counter when it arrived: orders "heard since". */
+  seq: number
+}
+
+export interface PublishOptions {
+  reliable?: boolean
+}
+
 export interface Exchange {
   /** This peer's index in 0..peers-1. */
   readonly self: number
   readonly peers: number
-  /** Send a payload for a round to every other peer, or only to `to`. Resolves when handed to the transport. */
-  publish (key: RoundKey, payload: Matrix, to?: readonly number[]): Promise<void>
+  /**
+   * Send a payload for a round to every other peer, or only to `to`. Resolves when handed to
+   * the transport. `reliable`: the message must not be lost in transit (agreement traffic);
+   * stream transports are reliable anyway, the in-memory one then retransmits what it drops.
+   */
+  publish (key: RoundKey, payload: Matrix, to?: readonly number[], opts?: PublishOptions): Promise<void>
   /** Collect payloads for a round until the policy is met. */
   collect (key: RoundKey, policy: CollectPolicy): Promise<Collected>
   /** Forget buffered payloads of rounds before `step` (bounded memory). */
   prune (step: number): void
+  /** Per member, where it was last heard (null: never, or this peer). */
+  positions (): ReadonlyArray<PeerPosition | null>
+  /** A counter that grows with every product result heard (for `PeerPosition.seq`). */
+  readonly heard: number
 }
 
 export function roundKeyString (k: RoundKey): string {

@@ -33,7 +33,7 @@ describe('memory exchange', () => {
   })
 
   it('is deterministic for a seed under drops, delays, reorders, corruption and stragglers', async () => {
-    const faults = { dropRate: 0.2, corruptRate: 0.1, delayRate: 0.2, delayMs: 5, reorderRate: 0.3, stragglers: { 3: 20 } }
+    const faults = { dropRate: 0.2, corruptRate: 0.1, delayRate: 0.2, delayMs: 5, reorderRate: 0.3, stragglers: { 3: 20 }, datagrams: true }
     const policy = { threshold: 3, timeoutMs: 100 }
     const a = await runRounds(faults, policy, 12)
     const b = await runRounds(faults, policy, 12)
@@ -46,8 +46,22 @@ describe('memory exchange', () => {
     expect(flat.some(r => r.data.some(d => !Number.isInteger(d[0])))).toBe(true)
   })
 
+  it('with stream semantics (the default) a lost message is sent again and arrives late, never garbled', async () => {
+    const lossy = await runRounds({ dropRate: 0.5, corruptRate: 0.3 }, { threshold: P, timeoutMs: 10_000 }, 6)
+    const clean = await runRounds({}, { threshold: P, timeoutMs: 10_000 }, 6)
+    for (let p = 0; p < P; p++) {
+      for (let r = 0; r < 6; r++) {
+        expect(lossy[p][r].from.sort()).toEqual([0, 1, 2, 3, 4, 5])
+        expect(lossy[p][r].data.flat().every(Number.isInteger)).toBe(true)
+      }
+    }
+    // Retransmissions show as delay.
+    const latest = (x: typeof clean): number => Math.max(...x.flat().map(r => Math.max(...r.arrival)))
+    expect(latest(lossy)).toBeGreaterThan(latest(clean))
+  })
+
   it('a different seed gives a different fault pattern', async () => {
-    const faults = { dropRate: 0.3 }
+    const faults = { dropRate: 0.3, datagrams: true }
     const a = await runRounds({ ...faults, seed: 1 }, { threshold: 1, timeoutMs: 100 }, 8)
     const b = await runRounds({ ...faults, seed: 2 }, { threshold: 1, timeoutMs: 100 }, 8)
     expect(a).not.toEqual(b)
@@ -67,7 +81,7 @@ describe('memory exchange', () => {
   })
 
   it('times out when fewer than threshold results can arrive', async () => {
-    const r = await runRounds({ dropRate: 1 }, { threshold: 2, timeoutMs: 50 }, 1)
+    const r = await runRounds({ dropRate: 1, datagrams: true }, { threshold: 2, timeoutMs: 50 }, 1)
     expect(r[0][0].timedOut).toBe(true)
     expect(r[0][0].from).toEqual([0])
   })

@@ -15,7 +15,7 @@
  * `simulate` does); it is not a general-purpose transport.
  */
 import type { Matrix } from '../codes/matrix.ts'
-import type { Collected, CollectPolicy, Exchange, RoundKey } from './exchange.ts'
+import type { Collected, CollectPolicy, Exchange, PeerPosition, RoundKey } from './exchange.ts'
 import { roundKeyString } from './exchange.ts'
 import { decideCollect, LatenessEstimator, type Arrival, type LatenessOptions } from './collect.ts'
 import { createRng } from './rng.ts'
@@ -31,6 +31,8 @@ export interface LinkFaults {
   delayMs?: number
   /** Probability that a message gets a random extra delay in [0, 3·latency), reordering it. */
   reorderRate?: number
+  /** Probability that a message arrives twice (the copy later); receivers must ignore the second. */
+  duplicateRate?: number
 }
 
 export interface MemoryNetworkOptions extends LinkFaults {
@@ -44,6 +46,13 @@ export interface MemoryNetworkOptions extends LinkFaults {
   stragglers?: ReadonlyMap<number, number> | Record<number, number>
   /** Bytes charged per message besides its payload (default 32: a frame header). */
   headerBytes?: number
+  /**
+   * Datagram semantics: a dropped or garbled product result is gone (an erasure). Default:
+   * stream semantics, as libp2p's streams over TCP — every message lost in transit is sent
+   * again after a retransmission timeout, so loss shows as delay, and the collect rule's grace
+   * decides whether a late result still counts. Agreement traffic is reliable either way.
+   */
+  datagrams?: boolean
   /** The adaptive grace of every peer (as the libp2p exchange's). */
   lateness?: LatenessOptions
 }
@@ -54,6 +63,7 @@ export interface NetworkStats {
   dropped: number
   corrupted: number
   delayed: number
+  duplicated: number
   /** Per peer: total virtual ms spent in collect. */
   waitMs: number[]
   rounds: number
@@ -67,6 +77,8 @@ export interface MemoryNetwork {
   /** Drop every message from → to until healed. */
   cut (from: number, to: number): void
   heal (): void
+  /** Peer `p` restarted: it lost everything buffered for it and everything it had heard. */
+  restart (p: number): void
   setLinkFaults (faults: LinkFaults): void
 }
 
@@ -76,7 +88,20 @@ interface Delivery {
   arrival: number
 }
 
+interface Evaluation {
+  taken: Delivery[]
+  /** Every delivery within the timeout, in arrival order. */
+  all: Delivery[]
+  /** Virtual ms at which the collect ended. */
+  now: number
+  timedOut: boolean
+  /** It ended because every result it wants is in (not by a grace period or the timeout). */
+  complete: boolean
+}
+
 interface Pending {
+  /** Order of issue (a collect waiting longer settles first when none is complete). */
+  issued: number
   peer: number
   key: string
   phase: string
@@ -85,12 +110,16 @@ interface Pending {
   reject: (e: Error) => void
 }
 
+/** Retransmissions of a reliable message before the link counts as broken. */
+const MAX_RETRANSMISSIONS = 20
+
 export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork {
   const P = opts.peers
   const latency = opts.latencyMs ?? 1
   const jitter = opts.jitterMs ?? 0.5
   const header = opts.headerBytes ?? 32
   let faults: LinkFaults = { ...opts }
+  const datagrams = opts.datagrams
   const stragglers = new Map<number, number>(
     opts.stragglers instanceof Map ? opts.stragglers : Object.entries(opts.stragglers ?? {}).map(([k, v]) => [Number(k), v as number])
   )
@@ -98,32 +127,51 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
   // inbox[to]: round key → sender → delivery
   const inbox: Array<Map<string, Map<number, Delivery>>> = Array.from({ length: P }, () => new Map())
   const keySteps = new Map<string, number>()
+  // heardFrom[to][from]: the newest product round `to` has a result of `from` for.
+  const heardFrom: Array<Array<PeerPosition | null>> = Array.from({ length: P }, () => new Array(P).fill(null))
+  const heard: number[] = new Array(P).fill(0)
   const lateness = Array.from({ length: P }, () => new LatenessEstimator(opts.lateness))
   const everyone: ReadonlySet<number> = new Set(Array.from({ length: P }, (_, i) => i))
-  const stats: NetworkStats = { messages: 0, bytesSent: 0, dropped: 0, corrupted: 0, delayed: 0, waitMs: new Array(P).fill(0), rounds: 0 }
+  const stats: NetworkStats = { messages: 0, bytesSent: 0, dropped: 0, corrupted: 0, delayed: 0, duplicated: 0, waitMs: new Array(P).fill(0), rounds: 0 }
   let pending: Pending[] = []
+  let issued = 0
   let scheduled = false
 
-  const deliver = (from: number, to: number, key: RoundKey, ks: string, payload: Matrix): void => {
+  const deliver = (from: number, to: number, key: RoundKey, ks: string, payload: Matrix, reliable: boolean): void => {
     stats.messages++
     stats.bytesSent += payload.data.length * 8 + header
     if (cuts.has(`${from}>${to}`)) { stats.dropped++; return }
     const rng = createRng(opts.seed, 'link', ks, from, to)
     let arrival = latency + jitter * rng.float() + (stragglers.get(from) ?? 0)
-    if (rng.float() < (faults.dropRate ?? 0)) { stats.dropped++; return }
+    // A reliable message lost (or garbled: a checksum catches it) is sent again after a
+    // retransmission timeout, as a stream transport does; an unreliable one is simply gone
+    // (a product result: an erasure the code absorbs).
+    const retransmitMs = 3 * latency + jitter
+    for (let tries = 0; rng.float() < (faults.dropRate ?? 0); tries++) {
+      stats.dropped++
+      if (!reliable || tries >= MAX_RETRANSMISSIONS) return
+      arrival += retransmitMs
+      stats.messages++
+      stats.bytesSent += payload.data.length * 8 + header
+    }
     if (rng.float() < (faults.delayRate ?? 0)) { arrival += faults.delayMs ?? 10 * latency; stats.delayed++ }
     if (rng.float() < (faults.reorderRate ?? 0)) arrival += 3 * latency * rng.float()
     let data = payload
-    if (rng.float() < (faults.corruptRate ?? 0)) {
+    if (reliable) {
+      while (rng.float() < (faults.corruptRate ?? 0)) { arrival += retransmitMs; stats.corrupted++ }
+    } else if (rng.float() < (faults.corruptRate ?? 0)) {
       const d = payload.data.slice()
       const mag = faults.corruptMagnitude ?? 1
       for (let i = 0; i < d.length; i++) d[i] += mag * rng.normal()
       data = { rows: payload.rows, cols: payload.cols, data: d }
       stats.corrupted++
     }
+    // A duplicate arrives later; the inbox keeps one result per sender and round (the first).
+    if (rng.float() < (faults.duplicateRate ?? 0)) { stats.duplicated++; stats.messages++ }
+    if (key.phase === 'forward' || key.phase === 'backward') heardFrom[to][from] = { step: key.step, attempt: key.attempt, seq: ++heard[to] }
     let box = inbox[to].get(ks)
     if (box === undefined) { box = new Map(); inbox[to].set(ks, box); keySteps.set(ks, key.step) }
-    box.set(from, { from, payload: data, arrival })
+    if (!box.has(from)) box.set(from, { from, payload: data, arrival })
   }
 
   /**
@@ -132,7 +180,7 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
    * deadline the rule names. Every peer of the simulation is live (a dropped message is a
    * silent peer, waited for until the grace or the timeout, as on a real network).
    */
-  const settle = (p: Pending): Collected => {
+  const evaluate = (p: Pending): Evaluation => {
     const { policy } = p
     const phase = p.phase
     const all = [...(inbox[p.peer].get(p.key)?.values() ?? [])]
@@ -157,6 +205,17 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
         now = d.wakeAtMs
       }
     }
+    // Complete: nothing more to wait for (every result wanted is in), as opposed to ended by a
+    // grace period or the timeout, which only virtual time passing can justify.
+    const complete = taken.length >= Math.min(policy.want ?? P, P)
+    return { taken, all, now, timedOut, complete }
+  }
+
+  /** The collect's outcome: lateness samples and wait statistics are taken once, here. */
+  const settle = (p: Pending, ev: Evaluation): Collected => {
+    const { policy, phase } = p
+    const { taken, all, now, timedOut } = ev
+    const est = lateness[p.peer]
     // Lateness samples: every result that came after the round could first be decoded,
     // including those that came after this peer stopped waiting (as on a real network,
     // where they arrive while the round is still held).
@@ -172,15 +231,30 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
     }
   }
 
+  /**
+   * Every peer is blocked in a collect. Virtual time only passes when nobody can go on: while
+   * some collects are complete (every result they want is in), only those settle, and the
+   * others wait — the results they lack may be published by peers those collects release
+   * (computation takes no virtual time). Once none is complete, the collect waiting longest
+   * (issued first) lets its grace period or timeout run out and settles on what has arrived;
+   * the peer it releases may publish what the others lack, so they are judged again.
+   */
   const flush = (): void => {
     scheduled = false
     const now = pending.sort((a, b) => a.peer - b.peer)
     pending = []
     stats.rounds++
-    for (const p of now) {
-      if (p.policy.signal?.aborted === true) { p.reject(p.policy.signal.reason instanceof Error ? p.policy.signal.reason : new Error('collect aborted')); continue }
-      p.resolve(settle(p))
-    }
+    const evals = now.map(p => p.policy.signal?.aborted === true ? null : evaluate(p))
+    const someoneSettles = evals.some(ev => ev !== null && ev.complete)
+    let oldest = -1
+    if (!someoneSettles) now.forEach((p, i) => { if (evals[i] !== null && (oldest < 0 || p.issued < now[oldest].issued)) oldest = i })
+    now.forEach((p, i) => {
+      const ev = evals[i]
+      if (ev === null) { p.reject(p.policy.signal?.reason instanceof Error ? p.policy.signal.reason : new Error('collect aborted')); return }
+      if (someoneSettles ? !ev.complete : i !== oldest) { pending.push(p); return }
+      p.resolve(settle(p, ev))
+    })
+    if (pending.length > 0 && !scheduled) { scheduled = true; setImmediate(flush) }
   }
 
   const exchangeFor = (self: number): Exchange => {
@@ -188,22 +262,24 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
     return {
       self,
       peers: P,
-      async publish (key, payload, to) {
+      async publish (key, payload, to, opts) {
         const ks = roundKeyString(key)
         // A peer always has its own result, at time 0.
         let own = inbox[self].get(ks)
         if (own === undefined) { own = new Map(); inbox[self].set(ks, own); keySteps.set(ks, key.step) }
         own.set(self, { from: self, payload, arrival: 0 })
         const targets = to ?? Array.from({ length: P }, (_, i) => i)
-        for (const t of targets) if (t !== self) deliver(self, t, key, ks, payload)
+        for (const t of targets) if (t !== self) deliver(self, t, key, ks, payload, opts?.reliable === true || datagrams !== true)
       },
       async collect (key, policy) {
         if (policy.threshold > P) throw new RangeError(`collect threshold ${policy.threshold} exceeds ${P} peers`)
         return await new Promise<Collected>((resolve, reject) => {
-          pending.push({ peer: self, key: roundKeyString(key), phase: key.phase, policy, resolve, reject })
+          pending.push({ issued: ++issued, peer: self, key: roundKeyString(key), phase: key.phase, policy, resolve, reject })
           if (!scheduled) { scheduled = true; setImmediate(flush) }
         })
       },
+      positions: () => heardFrom[self].map(p => p === null ? null : { ...p }),
+      get heard () { return heard[self] },
       prune (step) {
         for (const [ks, s] of keySteps) {
           if (s < step) { inbox[self].delete(ks) }
@@ -221,6 +297,7 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
     setStraggler: (p, ms) => { if (ms > 0) stragglers.set(p, ms); else stragglers.delete(p) },
     cut: (from, to) => { cuts.add(`${from}>${to}`) },
     heal: () => { cuts.clear() },
+    restart: (p) => { inbox[p].clear(); heardFrom[p].fill(null) },
     setLinkFaults: (f) => { faults = { ...f } }
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Recovery helpers, pure and I/O-free: the verdict vectors peers exchange to agree on
- * rollbacks and audits, the seeded sketch vectors of the shard audit, and the
- * element-wise median that repairs replicated state (biases).
+ * Recovery helpers, pure and I/O-free: the verdicts peers exchange to agree on rollbacks
+ * and repairs (and their wire encoding), the seeded sketch vectors of the shard audit, and
+ * the majority copy that repairs replicated state (biases).
  *
  * Agreement here is "everyone sees everyone's verdict, twice": each peer publishes its
  * verdict, then echoes the union of what it received, and decides on the union of the
@@ -10,28 +10,70 @@
 import { type Matrix, zeros } from '../codes/matrix.ts'
 import { createRng } from './rng.ts'
 
+/** A step's verdict. */
 export interface Verdict {
   /** Some peer could not decode a round of this step: roll back. */
   uncorrectable: boolean
-  /** Peers whose results or shards were found wrong. */
+  /** Peers whose results were found wrong. */
   flagged: Set<number>
+}
+
+/** An audit's verdict: whose state is wrong, part by part, so each part is rebuilt from the peers healthy in it. */
+export interface AuditVerdict {
+  /** Some part of the state could not be judged: roll back. */
+  uncorrectable: boolean
+  /** Per layer l: peers whose layer-l shard (W~_l or V~_l) is off the code word. */
+  shards: Array<Set<number>>
+  /** Peers whose replicated biases (or bias velocities) are not the majority's. */
+  biases: Set<number>
+}
+
+/** How one kind of verdict goes on the wire and how verdicts combine. */
+export interface VerdictCodec<V> {
+  encode (v: V): Matrix
+  /** A malformed payload (wrong size, non-0/1 values) yields null. */
+  decode (m: Matrix): V | null
+  union (vs: Iterable<V>): V
+}
+
+/*
+ * Wire layout of every verdict: a 1 × (1 + G·P) matrix of 0/1,
+ *   [uncorrectable, group 0: peers 0…P−1, group 1: peers 0…P−1, …]
+ * A step verdict has one group (flagged). An audit verdict has L + 1: the shards of layers
+ * 0…L−1, then the biases — entry 1 + l·P + p is peer p's layer-l shard, 1 + L·P + p its biases.
+ */
+
+function encodeGroups (uncorrectable: boolean, groups: ReadonlyArray<ReadonlySet<number>>, peers: number): Matrix {
+  const m = zeros(1, 1 + groups.length * peers)
+  m.data[0] = uncorrectable ? 1 : 0
+  groups.forEach((g, i) => { for (const p of g) if (p >= 0 && p < peers) m.data[1 + i * peers + p] = 1 })
+  return m
+}
+
+function decodeGroups (m: Matrix, peers: number, groups: number): { uncorrectable: boolean, groups: Array<Set<number>> } | null {
+  if (m.rows !== 1 || m.cols !== 1 + groups * peers) return null
+  for (let i = 0; i < m.data.length; i++) if (m.data[i] !== 0 && m.data[i] !== 1) return null
+  const out: Array<Set<number>> = []
+  for (let g = 0; g < groups; g++) {
+    const s = new Set<number>()
+    for (let p = 0; p < peers; p++) if (m.data[1 + g * peers + p] === 1) s.add(p)
+    out.push(s)
+  }
+  return { uncorrectable: m.data[0] === 1, groups: out }
+}
+
+function unionInto (into: Set<number>, from: Iterable<number>): void {
+  for (const p of from) into.add(p)
 }
 
 /** [uncorrectable, flagged_0 … flagged_{P−1}] as a 1 × (P+1) matrix. */
 export function encodeVerdict (v: Verdict, peers: number): Matrix {
-  const m = zeros(1, peers + 1)
-  m.data[0] = v.uncorrectable ? 1 : 0
-  for (const p of v.flagged) if (p >= 0 && p < peers) m.data[1 + p] = 1
-  return m
+  return encodeGroups(v.uncorrectable, [v.flagged], peers)
 }
 
-/** Reads a verdict; a malformed one (wrong size, non-0/1 values) yields null. */
 export function decodeVerdict (m: Matrix, peers: number): Verdict | null {
-  if (m.rows !== 1 || m.cols !== peers + 1) return null
-  for (let i = 0; i < m.data.length; i++) if (m.data[i] !== 0 && m.data[i] !== 1) return null
-  const flagged = new Set<number>()
-  for (let p = 0; p < peers; p++) if (m.data[1 + p] === 1) flagged.add(p)
-  return { uncorrectable: m.data[0] === 1, flagged }
+  const d = decodeGroups(m, peers, 1)
+  return d === null ? null : { uncorrectable: d.uncorrectable, flagged: d.groups[0] }
 }
 
 /** Union of verdicts (rollback if anyone says so; flag whoever anyone flagged). */
@@ -39,26 +81,50 @@ export function unionVerdicts (vs: Iterable<Verdict>): Verdict {
   const out: Verdict = { uncorrectable: false, flagged: new Set() }
   for (const v of vs) {
     if (v.uncorrectable) out.uncorrectable = true
-    for (const p of v.flagged) out.flagged.add(p)
+    unionInto(out.flagged, v.flagged)
   }
   return out
 }
 
-/** Peers flagged by more than half of the verdicts (plus uncorrectable by majority). */
-export function majorityVerdict (vs: readonly Verdict[]): Verdict {
-  const count = new Map<number, number>()
-  let unc = 0
-  for (const v of vs) {
-    if (v.uncorrectable) unc++
-    for (const p of v.flagged) count.set(p, (count.get(p) ?? 0) + 1)
-  }
-  const half = vs.length / 2
-  return { uncorrectable: unc > half, flagged: new Set([...count].filter(([, c]) => c > half).map(([p]) => p)) }
+/** [uncorrectable, shards of layer 0 … layer L−1, biases], each P wide: a 1 × ((L+1)·P + 1) matrix. */
+export function encodeAuditVerdict (v: AuditVerdict, peers: number): Matrix {
+  return encodeGroups(v.uncorrectable, [...v.shards, v.biases], peers)
 }
 
+export function decodeAuditVerdict (m: Matrix, peers: number, layers: number): AuditVerdict | null {
+  const d = decodeGroups(m, peers, layers + 1)
+  return d === null ? null : { uncorrectable: d.uncorrectable, shards: d.groups.slice(0, layers), biases: d.groups[layers] }
+}
+
+export function emptyAuditVerdict (layers: number): AuditVerdict {
+  return { uncorrectable: false, shards: Array.from({ length: layers }, () => new Set<number>()), biases: new Set() }
+}
+
+export function unionAuditVerdicts (vs: Iterable<AuditVerdict>, layers: number): AuditVerdict {
+  const out = emptyAuditVerdict(layers)
+  for (const v of vs) {
+    if (v.uncorrectable) out.uncorrectable = true
+    v.shards.forEach((s, l) => unionInto(out.shards[l], s))
+    unionInto(out.biases, v.biases)
+  }
+  return out
+}
+
+export const stepVerdicts = (peers: number): VerdictCodec<Verdict> => ({
+  encode: v => encodeVerdict(v, peers),
+  decode: m => decodeVerdict(m, peers),
+  union: unionVerdicts
+})
+
+export const auditVerdicts = (peers: number, layers: number): VerdictCodec<AuditVerdict> => ({
+  encode: v => encodeAuditVerdict(v, peers),
+  decode: m => decodeAuditVerdict(m, peers, layers),
+  union: vs => unionAuditVerdicts(vs, layers)
+})
+
 /** The shared random vector every peer multiplies its shard with in an audit. */
-export function auditVector (seed: number, step: number, attempt: number, layer: number, length: number): Float64Array {
-  const rng = createRng(seed, 'audit', step, attempt, layer)
+export function auditVector (seed: number, step: number, attempt: number, layer: number, length: number, salt = 0): Float64Array {
+  const rng = createRng(seed, 'audit', step, attempt, layer, salt)
   const r = new Float64Array(length)
   for (let i = 0; i < length; i++) r[i] = rng.normal()
   return r
@@ -75,24 +141,25 @@ export function matVecInto (a: Matrix, r: Float64Array, into: Float64Array, offs
   }
 }
 
-/** Element-wise median of equally long vectors. */
-export function medianVector (vs: readonly Float64Array[]): Float64Array {
-  const n = vs[0].length
-  const out = new Float64Array(n)
-  const col = new Float64Array(vs.length)
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < vs.length; k++) col[k] = vs[k][i]
-    col.sort()
-    const h = vs.length >> 1
-    out[i] = vs.length % 2 === 1 ? col[h] : (col[h - 1] + col[h]) / 2
-  }
-  return out
-}
-
 /** ‖a − b‖ / max(‖b‖, 1e-300) on plain vectors; NaN anywhere counts as Infinity. */
 export function relativeDistance (a: Float64Array, b: Float64Array): number {
   let num = 0; let den = 0
   for (let i = 0; i < a.length; i++) { const d = a[i] - b[i]; num += d * d; den += b[i] * b[i] }
   const r = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-300)
   return Number.isNaN(r) ? Infinity : r
+}
+
+/**
+ * The vector more than half of `peers` hold (within `tolerance` relative, default 1e-8), or
+ * null. Not an element-wise median: that fails once several peers hold different wrong copies.
+ */
+export function majorityCopy (copies: ReadonlyMap<number, Float64Array>, peers: number, tolerance = 1e-8): Float64Array | null {
+  const groups: Array<{ rep: Float64Array, votes: number }> = []
+  for (const v of copies.values()) {
+    const g = groups.find(x => x.rep.length === v.length && relativeDistance(v, x.rep) <= tolerance)
+    if (g !== undefined) g.votes++
+    else groups.push({ rep: v, votes: 1 })
+  }
+  const best = groups.reduce<{ rep: Float64Array, votes: number } | null>((b, g) => b === null || g.votes > b.votes ? g : b, null)
+  return best !== null && 2 * best.votes > peers ? best.rep : null
 }

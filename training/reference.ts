@@ -14,10 +14,30 @@ import { addBias, initModel, type Model } from './model.ts'
 import { BatchOrder } from './batches.ts'
 import { learningRate, totalStepsOf } from './schedule.ts'
 
+/** The exact products of one step: W_l·A_l (forward, without bias) and W_lᵀ·Δ_l (backward, l ≥ 1). */
+export interface StepProducts {
+  forward: Matrix[]
+  backward: Matrix[]
+}
+
+/** Everything the trajectory depends on: weights, biases and their momentum. */
+export interface ReferenceState {
+  w: Matrix[]
+  b: Float64Array[]
+  vw: Matrix[]
+  vb: Float64Array[]
+}
+
 export interface ReferenceTrainer {
   model: Model
   /** One SGD step on the batch of global step `step`; returns the batch loss. */
-  step (step: number): number
+  step (step: number, products?: StepProducts): number
+  /** A deep copy of the state (weights, biases, momentum). */
+  snapshot (): ReferenceState
+  /** Back to a snapshot. */
+  restore (s: ReferenceState): void
+  /** The live state (read only). */
+  state (): ReferenceState
 }
 
 export function createReferenceTrainer (config: TrainingConfig, dataset: Dataset): ReferenceTrainer {
@@ -30,11 +50,23 @@ export function createReferenceTrainer (config: TrainingConfig, dataset: Dataset
   const vb = model.layers.map(l => new Float64Array(l.b.length))
   return {
     model,
-    step (step) {
+    snapshot: () => ({
+      w: model.layers.map(l => ({ rows: l.w.rows, cols: l.w.cols, data: l.w.data.slice() })),
+      b: model.layers.map(l => l.b.slice()),
+      vw: vw.map(v => ({ rows: v.rows, cols: v.cols, data: v.data.slice() })),
+      vb: vb.map(v => v.slice())
+    }),
+    restore (s) {
+      model.layers.forEach((l, i) => { l.w.data.set(s.w[i].data); l.b.set(s.b[i]); vw[i].data.set(s.vw[i].data); vb[i].set(s.vb[i]) })
+    },
+    state: () => ({ w: model.layers.map(l => l.w), b: model.layers.map(l => l.b), vw, vb }),
+    step (step, products) {
       const { x, labels } = batchOf(dataset.train, dataset.inputSize, order.indices(step))
       const A: Matrix[] = [x]; const S: Matrix[] = []
       for (let l = 0; l < L; l++) {
-        const s = addBias(gemm(model.layers[l].w, A[l]), model.layers[l].b)
+        const prod = gemm(model.layers[l].w, A[l])
+        if (products !== undefined) products.forward[l] = { rows: prod.rows, cols: prod.cols, data: prod.data.slice() }
+        const s = addBias(prod, model.layers[l].b)
         S.push(s)
         if (l < L - 1) { const a = zeros(s.rows, s.cols); act.f(s.data, a.data); A.push(a) }
       }
@@ -43,6 +75,7 @@ export function createReferenceTrainer (config: TrainingConfig, dataset: Dataset
       D[L - 1] = r.grad
       for (let l = L - 1; l >= 1; l--) {
         const g = gemm(model.layers[l].w, D[l], undefined, { transA: true })
+        if (products !== undefined) products.backward[l] = { rows: g.rows, cols: g.cols, data: g.data.slice() }
         const fp = zeros(g.rows, g.cols)
         act.df(S[l - 1].data, fp.data)
         for (let i = 0; i < fp.data.length; i++) fp.data[i] *= g.data[i]

@@ -22,23 +22,25 @@
  *                  wrong at a checkpoint although the audit passed them
  * rollbacks counts rolled-back steps; repairs counts peers whose state was rebuilt.
  */
-import { type Matrix, zeros } from '../codes/matrix.ts'
-import { gemm } from '../codes/gemm/index.ts'
-import type { CodeScheme, DecodeOptions, DecodeResult, Phase } from '../codes/scheme.ts'
+import { quantile } from '../codes/stats.ts'
 import type { TrainingConfig } from './config.ts'
 import type { Dataset } from './dataset.ts'
 import { loadMnist } from './mnist.ts'
 import { syntheticDataset } from './synthetic.ts'
 import { createMemoryNetwork, type MemoryNetworkOptions } from './memory-exchange.ts'
-import { createFaultInjector, type FaultSite, type ScheduledFault } from './faults.ts'
-import { createPeerTrainer, StalledError, type DecodeObservation, type PeerTrainer, type StepReport, type UpdateObservation } from './peer.ts'
+import { withAdversaries } from './adversaries.ts'
+import { networkPosition } from './trainer/resync.ts'
+import type { Checkpoint } from './checkpoint.ts'
+import { createFaultInjector, type FaultSite, type ScheduledFault } from './soft-errors.ts'
+import { createPeerTrainer, StalledError, type DecodeObservation, type PeerTrainer, type StepReport } from './trainer/index.ts'
+import { createReferenceTrainer, type StepProducts } from './reference.ts'
 import { codeSummary, schemeForConfig } from './strategy.ts'
-import { initModel, type Model } from './model.ts'
+import type { Model } from './model.ts'
 import { testAccuracy } from './evaluate.ts'
 import { relativeDistance } from './recovery.ts'
 import { roundKeyString } from './exchange.ts'
-import { learningRate } from './schedule.ts'
 import type { RunSummary } from './summary.ts'
+import { applyPartitions, checkpointMismatches, majorityReport, majorityStep, sharingDecodes } from './simulate-support.ts'
 
 export const SILENT_TOLERANCE = 1e-6
 
@@ -58,6 +60,8 @@ export interface SimulationSummary extends RunSummary {
   completedSteps: number
   /** Why training stopped early (too many rollbacks in a row), or null. */
   stalled: string | null
+  /** Times a peer found the network elsewhere (lost votes, a lone rollback) and moved there. */
+  resyncs: number
   groundTruth: { testAccuracy: number, weightRelativeError: number }
   network: { messages: number, dropped: number, corrupted: number, delayed: number }
 }
@@ -81,12 +85,33 @@ export interface SimulateOptions {
   faultSchedule?: readonly ScheduledFault[]
   faultSites?: readonly FaultSite[]
   faultPeers?: readonly number[]
+  /** Peers whose every published product is coherently wrong (training/adversaries.ts). */
+  byzantinePeers?: readonly number[]
+  /** Peers whose every vote lies. */
+  lyingVoters?: readonly number[]
+  /** While the network computes steps [fromStep, toStep), results cross only within a group. */
+  partitions?: readonly Partition[]
+  /** A peer process dies when the network reaches `atStep` and restarts `downSteps` later from its last verified checkpoint. */
+  crashes?: readonly Crash[]
   onProgress?: (p: Progress) => void
   /** Called after every simulated step with every peer's report. */
   onStep?: (reports: readonly StepReport[]) => void
   log?: (msg: string) => void
   /** Share one decode among peers that received the very same results (default true): a pure-function cache, it changes no outcome. */
   shareDecodes?: boolean
+}
+
+export interface Partition {
+  fromStep: number
+  toStep: number
+  /** Peer groups; peers in no group form one more. */
+  groups: ReadonlyArray<readonly number[]>
+}
+
+export interface Crash {
+  peer: number
+  atStep: number
+  downSteps: number
 }
 
 export interface SimulationResult {
@@ -108,77 +133,6 @@ export function datasetForConfig (c: TrainingConfig): Dataset {
     : syntheticDataset({ inputSize: c.model[0], classes: c.model[c.model.length - 1], seed: c.seed })
 }
 
-/**
- * Every peer decodes every round by itself; in one process those decodes are identical
- * computations whenever the peers hold the very same result objects. This wrapper
- * remembers the last decode per round and result set and hands peers the same answer
- * (each gets its own copy of the value). The scheme is pure, so no outcome changes.
- */
-function sharingDecodes (scheme: CodeScheme): CodeScheme {
-  const ids = new WeakMap<Matrix, number>()
-  let next = 0
-  const idOf = (m: Matrix): number => { let i = ids.get(m); if (i === undefined) { i = next++; ids.set(m, i) } return i }
-  let cache = new Map<string, DecodeResult>()
-  const decode = (phase: Phase, results: ReadonlyMap<number, Matrix>, opts?: DecodeOptions): DecodeResult => {
-    const key = `${phase}|${opts?.mode ?? ''}|${[...results].sort((a, b) => a[0] - b[0]).map(([p, m]) => `${p}:${idOf(m)}`).join(',')}`
-    let r = cache.get(key)
-    if (r === undefined) {
-      r = scheme.decode(phase, results, opts)
-      if (cache.size > 64) cache = new Map()
-      cache.set(key, r)
-    }
-    return r.ok ? { ...r, value: { rows: r.value.rows, cols: r.value.cols, data: r.value.data.slice() }, used: [...r.used], faulty: [...r.faulty] } : { ...r, suspects: [...r.suspects] }
-  }
-  return new Proxy(scheme, {
-    get (target, prop, receiver) {
-      if (prop === 'decode') return decode
-      const v = Reflect.get(target, prop, receiver) as unknown
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
-    }
-  })
-}
-
-interface Truth {
-  w: Matrix[]
-  b: Float64Array[]
-  vw: Matrix[]
-  vb: Float64Array[]
-}
-
-const cloneTruth = (t: Truth): Truth => ({
-  w: t.w.map(m => ({ rows: m.rows, cols: m.cols, data: m.data.slice() })),
-  b: t.b.map(x => x.slice()),
-  vw: t.vw.map(m => ({ rows: m.rows, cols: m.cols, data: m.data.slice() })),
-  vb: t.vb.map(x => x.slice())
-})
-
-/** The operand most peers hold (within 1e-9 relative): what the healthy peers agreed on. */
-function consensus (ms: readonly Matrix[]): Matrix {
-  // Usually every peer holds the same value: group against a few candidates, O(P·groups).
-  const groups: Array<{ rep: Matrix, votes: number }> = []
-  for (const a of ms) {
-    const g = groups.find(c => c.rep.data === a.data || (c.rep.data.length === a.data.length && relativeDistance(a.data, c.rep.data) <= 1e-9))
-    if (g !== undefined) g.votes++
-    else groups.push({ rep: a, votes: 1 })
-  }
-  let best = groups[0]
-  for (const g of groups) if (g.votes > best.votes) best = g
-  return best.rep
-}
-
-function padTo (w: Matrix, rows: number, cols: number): Matrix {
-  if (w.rows === rows && w.cols === cols) return w
-  const out = zeros(rows, cols)
-  for (let r = 0; r < w.rows; r++) out.data.set(w.data.subarray(r * w.cols, (r + 1) * w.cols), r * cols)
-  return out
-}
-
-const quantile = (xs: number[], q: number): number => {
-  if (xs.length === 0) return 0
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))]
-}
-
 export async function simulate (opts: SimulateOptions): Promise<SimulationResult> {
   const config = opts.config
   const P = config.peers
@@ -187,7 +141,7 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
   const baseScheme = schemeForConfig(config)
   const scheme = opts.shareDecodes === false ? baseScheme : sharingDecodes(baseScheme)
   const network = createMemoryNetwork({ ...opts.network, peers: P, seed: config.seed })
-  const faults = createFaultInjector({
+  const faults = withAdversaries(createFaultInjector({
     seed: config.seed,
     rate: config.errorRate,
     kind: config.errorKind,
@@ -196,50 +150,81 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
     sites: opts.faultSites,
     peers: opts.faultPeers,
     schedule: opts.faultSchedule
-  })
+  }), { seed: config.seed, byzantinePeers: opts.byzantinePeers, lyingVoters: opts.lyingVoters, magnitude: config.errorMagnitude })
 
   // Observations of the step in flight.
   let decodes = new Map<string, { key: DecodeObservation['key'], obs: DecodeObservation[] }>()
-  let updates: UpdateObservation[] = []
   const observer = {
     decoded: (o: DecodeObservation) => {
       const k = roundKeyString(o.key)
       let e = decodes.get(k)
       if (e === undefined) { e = { key: o.key, obs: [] }; decodes.set(k, e) }
       e.obs.push(o)
-    },
-    updated: (o: UpdateObservation) => { updates.push(o) }
+    }
   }
-  const trainers = Array.from({ length: P }, (_, p) => createPeerTrainer({
+  const newTrainer = (p: number): PeerTrainer => createPeerTrainer({
     config, self: p, exchange: network.exchange(p), dataset, scheme, faults, observer, log: opts.log
-  }))
+  })
+  const trainers = Array.from({ length: P }, (_, p) => newTrainer(p))
+  // Crashed peers: the checkpoint they restart from (what their disk holds) and when.
+  const down = new Map<number, { checkpoint: Checkpoint, restartAt: number }>()
+  const crashesLeft = [...(opts.crashes ?? [])]
+  let iteration = 0
 
-  const init = initModel(config.model, config.activation, config.seed)
-  let truth: Truth = {
-    w: init.layers.map(l => l.w),
-    b: init.layers.map(l => l.b),
-    vw: init.layers.map(l => zeros(l.w.rows, l.w.cols)),
-    vb: init.layers.map(l => new Float64Array(l.b.length))
-  }
-  let truthCheckpoint = cloneTruth(truth)
-  const L = truth.w.length
+  // The truth: plain uncoded SGD on the same batches, moved one step per committed step and
+  // never by what the peers accepted, so an error the peers let through shows as a gap.
+  const reference = createReferenceTrainer(config, dataset)
+  let truthCheckpoint = reference.snapshot()
   const counters: FaultCounters = { injected: 0, detected: 0, corrected: 0, uncorrectable: 0, silent: 0 }
-  let rollbacks = 0; let repairs = 0; let attempted = 0
+  let rollbacks = 0; let repairs = 0; let attempted = 0; let resyncs = 0
   const stepMs: number[] = []
   const tot = { computeMs: 0, encodeMs: 0, decodeMs: 0, waitMs: 0 }
   const losses: number[] = []
   const totalSteps = trainers[0].totalSteps
   const lossWindow = Math.min(trainers[0].stepsPerEpoch, totalSteps)
+  // The step computed speculatively in the last iteration: its silent decodes and loss count
+  // once the quorum confirms it.
+  let unconfirmed: { silent: number, loss: number } | null = null
 
-  const truthProduct = (phase: string, layer: number, input: Matrix): Matrix =>
-    phase === 'forward' ? gemm(truth.w[layer], input) : gemm(truth.w[layer], input, undefined, { transA: true })
-
+  const restarting = new Set<number>()
+  const restartHeardAt = new Map<number, number>()
   let stalled: string | null = null
-  while (!trainers[0].done) {
-    decodes = new Map(); updates = []
+  while (!trainers.every((t, p) => t.done && !down.has(p) && !restarting.has(p))) {
+    decodes = new Map()
+    iteration++
+    const at = majorityStep(trainers, down)
+    applyPartitions(network, opts.partitions ?? [], at, P)
+    for (let i = crashesLeft.length - 1; i >= 0; i--) {
+      const c = crashesLeft[i]
+      if (at < c.atStep || down.has(c.peer)) continue
+      crashesLeft.splice(i, 1)
+      down.set(c.peer, { checkpoint: trainers[c.peer].verifiedCheckpoint(), restartAt: iteration + Math.max(1, c.downSteps) })
+      opts.log?.(`peer ${c.peer} crashed at step ${at}`)
+    }
+    for (const [p, d] of down) {
+      if (iteration < d.restartAt) continue
+      // A new process: an empty inbox, the checkpoint from its disk; it listens for one step to
+      // learn where the network is, then moves there (as a real peer's engine does).
+      down.delete(p)
+      network.restart(p)
+      trainers[p] = newTrainer(p)
+      trainers[p].restore(d.checkpoint)
+      restarting.add(p)
+      opts.log?.(`peer ${p} restarted from its checkpoint of step ${d.checkpoint.step}`)
+    }
+    for (const p of [...restarting]) {
+      const pos = networkPosition(network.exchange(p).positions(), p, 0)
+      if (pos === null || restartHeardAt.get(p) === undefined) { restartHeardAt.set(p, iteration); continue }
+      restarting.delete(p)
+      restartHeardAt.delete(p)
+      // It heard the others compute pos.step while it listened: they compute the next one now.
+      trainers[p].rejoin(Math.min(pos.step + 1, totalSteps), pos.attempt)
+      resyncs++
+    }
     let reports: StepReport[]
+    const active = trainers.filter((t, p) => !t.done && !down.has(p) && !restarting.has(p))
     try {
-      reports = await Promise.all(trainers.map(t => t.step()))
+      reports = await Promise.all(active.map(t => t.step()))
     } catch (err) {
       if (!(err instanceof StalledError)) throw err
       // Every peer hit the same limit in the same round; they all hold the last checkpoint.
@@ -248,12 +233,34 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
       counters.injected = faults.injected
       break
     }
-    attempted++
-    const r0 = reports[0]
-    if (reports.some(r => r.outcome !== r0.outcome || r.step !== r0.step)) {
-      throw new SimulationError(`peers disagree about step ${r0.step}: ${reports.map(r => `${r.step}:${r.outcome}`).join(' ')}`)
+    // The network's view: what most peers did (a minority that decided otherwise resyncs).
+    const r0 = majorityReport(reports)
+    for (const r of reports) if (r.resynced !== null) resyncs++
+    if (r0.outcome === 'rolled-back') {
+      rollbacks++
+      unconfirmed = null
+      reference.restore(truthCheckpoint)
+      if (!r0.agreed.rollback) counters.uncorrectable++ // an undecidable audit
+    } else if (r0.decided !== null && unconfirmed !== null) {
+      counters.silent += unconfirmed.silent
+      losses.push(unconfirmed.loss)
+      unconfirmed = null
     }
-    const committed = r0.outcome === 'ok'
+    // A voter that contradicted the quorum (a lying voter, or a peer that saw too little) is
+    // detected; outvoted, it changed nothing.
+    counters.detected += r0.contradicted.length
+    counters.corrected += r0.contradicted.length
+    if (r0.outcome === 'ok' && r0.audited) {
+      counters.detected += r0.repaired.length
+      counters.corrected += r0.repaired.length
+      repairs += r0.repaired.length
+    }
+    if (r0.outcome === 'ok' && r0.checkpointed !== null) {
+      // A state the audit passed must be the truth's, part by part (shards, coded momentum, biases, their momentum).
+      const checkpointed = active.filter((_, i) => reports[i].checkpointed !== null)
+      counters.silent += checkpointMismatches(checkpointed, reference.state(), baseScheme, config.momentum > 0, SILENT_TOLERANCE)
+      truthCheckpoint = reference.snapshot()
+    }
     // Detection counters, per round.
     for (const { obs } of decodes.values()) {
       const senders = new Set<number>()
@@ -263,58 +270,23 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
       if (failed) counters.uncorrectable++
       else counters.corrected += senders.size
     }
-    if (r0.outcome === 'rolled-back' && !reports.some(r => r.uncorrectable > 0)) counters.uncorrectable++ // an undecidable audit
-    if (r0.audited && committed) {
-      counters.detected += r0.repaired.length
-      counters.corrected += r0.repaired.length
-      repairs += r0.repaired.length
-    }
     for (const r of reports) {
       tot.computeMs += r.timing.computeMs; tot.encodeMs += r.timing.encodeMs; tot.decodeMs += r.timing.decodeMs; tot.waitMs += r.timing.waitMs
     }
     stepMs.push(Math.max(...reports.map(r => r.timing.computeMs + r.timing.encodeMs + r.timing.decodeMs + r.timing.waitMs)))
 
-    if (!committed) {
-      rollbacks++
-      truth = cloneTruth(truthCheckpoint)
-    } else {
-      // Silent errors: accepted decodes that differ from the exact product of the truth.
+    if (r0.computed) {
+      attempted++
+      // Silent errors: accepted decodes that differ from the truth's exact product.
+      const products: StepProducts = { forward: [], backward: [] }
+      reference.step(r0.step, products)
+      let silent = 0
       for (const { key, obs } of decodes.values()) {
-        const exact = truthProduct(key.phase, key.layer, consensus(obs.map(o => o.input)))
-        if (obs.some(o => o.value !== null && relativeDistance(o.value.data, exact.data) > SILENT_TOLERANCE)) counters.silent++
+        if (key.step !== r0.step || key.attempt !== r0.attempt) continue
+        const exact = key.phase === 'forward' ? products.forward[key.layer] : products.backward[key.layer]
+        if (exact !== undefined && obs.some(o => o.value !== null && relativeDistance(o.value.data, exact.data) > SILENT_TOLERANCE)) silent++
       }
-      // Move the truth with the agreed update operands.
-      const lr = learningRate(config, r0.step, totalSteps)
-      for (let l = 0; l < L; l++) {
-        const ups = updates.filter(u => u.layer === l)
-        const delta = consensus(ups.map(u => u.delta))
-        const x = consensus(ups.map(u => u.x))
-        const g = gemm(delta, x, undefined, { transB: true })
-        const rs = new Float64Array(delta.rows)
-        for (let r = 0; r < delta.rows; r++) for (let c = 0; c < delta.cols; c++) rs[r] += delta.data[r * delta.cols + c]
-        const w = truth.w[l].data; const b = truth.b[l]
-        if (config.momentum > 0) {
-          const v = truth.vw[l].data; const vb = truth.vb[l]
-          for (let i = 0; i < v.length; i++) { v[i] = config.momentum * v[i] + g.data[i]; w[i] -= lr * v[i] }
-          for (let i = 0; i < b.length; i++) { vb[i] = config.momentum * vb[i] + rs[i]; b[i] -= lr * vb[i] }
-        } else {
-          for (let i = 0; i < w.length; i++) w[i] -= lr * g.data[i]
-          for (let i = 0; i < b.length; i++) b[i] -= lr * rs[i]
-        }
-      }
-      losses.push(r0.loss)
-      if (r0.checkpointed !== null) {
-        // A shard the audit passed must be the true weights' shard.
-        for (let l = 0; l < L; l++) {
-          const shard0 = trainers[0].shards()[l]
-          const wp = padTo(truth.w[l], shard0.rows * baseScheme.m, shard0.cols * baseScheme.n)
-          for (const t of trainers) {
-            const want = baseScheme.encodeShard(wp, t.self)
-            if (relativeDistance(t.shards()[l].data, want.data) > SILENT_TOLERANCE) counters.silent++
-          }
-        }
-        truthCheckpoint = cloneTruth(truth)
-      }
+      unconfirmed = { silent, loss: r0.loss }
     }
     counters.injected = faults.injected
     opts.onStep?.(reports)
@@ -331,13 +303,21 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
 
   const selfRepairs = (): number => trainers.reduce((n, t) => n + t.status().repairs, 0)
   const repairedBefore = selfRepairs()
-  const decoded = await Promise.all(trainers.map(t => t.decodedWeights()))
+  // Every peer decodes the model by itself; a peer left out of the final rounds (it stalled
+  // elsewhere) may fail to. Those that decode hold the same model; none at all is an error.
+  const decoded = await Promise.allSettled(trainers.map(t => t.decodedWeights()))
   repairs += selfRepairs() - repairedBefore // the final audit's repairs
-  const model = decoded[0]
-  const truthModel: Model = { activation: config.activation, layers: truth.w.map((w, l) => ({ w, b: truth.b[l] })) }
+  const models = decoded.flatMap(d => d.status === 'fulfilled' ? [d.value] : [])
+  if (models.length === 0) throw new SimulationError(`no peer could decode the final weights: ${(decoded[0] as PromiseRejectedResult).reason instanceof Error ? ((decoded[0] as PromiseRejectedResult).reason as Error).message : String((decoded[0] as PromiseRejectedResult).reason)}`)
+  const failedDecodes = decoded.length - models.length
+  if (failedDecodes > 0 && stalled === null) stalled = `${failedDecodes} of ${P} peers could not decode the final weights (they were left behind)`
+  const model = models[Math.floor(models.length / 2)]
+  const truthModel: Model = reference.model
   let num = 0; let den = 0
   model.layers.forEach((layer, l) => {
-    for (let i = 0; i < layer.w.data.length; i++) { const d = layer.w.data[i] - truth.w[l].data[i]; num += d * d; den += truth.w[l].data[i] ** 2 }
+    const t = truthModel.layers[l]
+    for (let i = 0; i < layer.w.data.length; i++) { const d = layer.w.data[i] - t.w.data[i]; num += d * d; den += t.w.data[i] ** 2 }
+    for (let i = 0; i < layer.b.length; i++) { const d = layer.b[i] - t.b[i]; num += d * d; den += t.b[i] ** 2 }
   })
   const tail = losses.slice(-lossWindow)
   const summary: SimulationSummary = {
@@ -370,6 +350,7 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
     attemptedSteps: attempted,
     completedSteps: trainers[0].currentStep,
     stalled,
+    resyncs,
     groundTruth: { testAccuracy: testAccuracy(truthModel, dataset), weightRelativeError: Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-300) },
     network: { messages: network.stats.messages, dropped: network.stats.dropped, corrupted: network.stats.corrupted, delayed: network.stats.delayed }
   }

@@ -9,7 +9,7 @@ import { type Matrix, ShapeError, zeros } from '../matrix.ts'
 import { gemmJsAccumulate } from './js.ts'
 import type { Operand } from './pack.ts'
 import { gemmReference } from './reference.ts'
-import { WasmGemm, WasmGemmUnavailableError, type WasmGemmVariant, bestWasmGemmVariant } from './wasm.ts'
+import { WasmGemm, WasmGemmUnavailableError, bestWasmGemmVariant } from './wasm.ts'
 
 export { WasmGemm, WasmGemmUnavailableError, bestWasmGemmVariant, wasmGemmVariantSupported, type WasmGemmVariant } from './wasm.ts'
 

@@ -19,6 +19,7 @@ import { gemm, gemmKernelName } from '../../codes/gemm/index.ts'
 import { type Matrix, matrix } from '../../codes/matrix.ts'
 import { chooseCode, createShardProbe, sketchShard, PolyDotScheme } from '../../codes/index.ts'
 import { createGaussian, createRng } from '../../codes/random.ts'
+import { median } from '../../codes/stats.ts'
 
 export interface CodesBenchOptions {
   json?: string
@@ -63,10 +64,6 @@ function randomMatrix (rows: number, cols: number, seed: number): Matrix {
   return matrix(rows, cols, Float64Array.from({ length: rows * cols }, () => g()))
 }
 
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[s.length >> 1]
-}
 
 /** Median wall time of fn in ms, repeated until ≥ minMs per sample to beat timer resolution. */
 function time (fn: () => unknown, repeats: number, minMs: number): number {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
-import { formatGemmTable, type GemmBenchResult, median, runGemmBench } from './gemm.ts'
+import { formatGemmTable, type GemmBenchResult, runGemmBench } from './gemm.ts'
+import { median } from '../../codes/stats.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'codenet-bench-gemm-'))
 afterAll(() => { rmSync(dir, { recursive: true, force: true }) })

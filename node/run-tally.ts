@@ -1,0 +1,91 @@
+/**
+ * What one peer's run counts step by step (losses, correctness, step times, fault counters,
+ * rollbacks, repairs, rejoins, time per stage, who agreed verdicts flagged and who was
+ * repaired), and the run's `PeerSummary` built from it at the end (node/engine.ts).
+ */
+import type { TrainingConfig } from '../training/config.ts'
+import type { PeerTrainer, StepReport } from '../training/trainer/index.ts'
+import { codeSummary } from '../training/strategy.ts'
+import type { ExchangeStats } from '../protocols/results.ts'
+import { quantile } from '../codes/stats.ts'
+import type { PeerSummary } from './engine.ts'
+
+/** The parts of a summary the tally does not hold. */
+export interface SummaryContext {
+  config: TrainingConfig
+  trainer: PeerTrainer
+  wallSeconds: number
+  testAccuracy: number
+  exchange: ExchangeStats
+  self: number
+  peerId: string
+  job: string
+  restoredFrom: number | null
+  verdictDisagreements: number
+}
+
+export class RunTally {
+  readonly losses: number[] = []
+  readonly stepMs: number[] = []
+  readonly correct: number[] = []
+  readonly counters = { injected: 0, detected: 0, corrected: 0, uncorrectable: 0 }
+  rollbacks = 0
+  repairs = 0
+  rejoins = 0
+  attempted = 0
+  readonly timing = { computeMs: 0, encodeMs: 0, decodeMs: 0, waitMs: 0 }
+  readonly flaggedCount: number[] = []
+  readonly repairedCount: number[] = []
+
+  record (r: StepReport, ms: number): void {
+    if (r.computed) this.attempted++
+    if (r.resynced !== null) this.rejoins++
+    for (const k of ['computeMs', 'encodeMs', 'decodeMs', 'waitMs'] as const) this.timing[k] += r.timing[k]
+    if (r.computed) this.stepMs.push(ms)
+    this.counters.detected += r.flagged.length + r.uncorrectable
+    this.counters.uncorrectable += r.uncorrectable
+    if (r.applied) this.counters.corrected += r.flagged.length
+    for (const f of r.agreed.flagged) this.flaggedCount[f] = (this.flaggedCount[f] ?? 0) + 1
+    for (const f of r.repaired) this.repairedCount[f] = (this.repairedCount[f] ?? 0) + 1
+    if (r.repaired.length > 0) { this.repairs += r.repaired.length; this.counters.detected += r.repaired.length; this.counters.corrected += r.repaired.length }
+    if (r.outcome === 'rolled-back') { this.rollbacks++; return }
+    if (!r.computed) return
+    this.losses.push(r.loss)
+    this.correct.push(r.correct / r.batch)
+  }
+
+  summary (c: SummaryContext): PeerSummary {
+    const trainer = c.trainer
+    const window = Math.min(trainer.stepsPerEpoch, trainer.totalSteps)
+    const tail = this.losses.slice(-window)
+    return {
+      strategy: c.config.strategy,
+      peers: c.config.peers,
+      code: codeSummary(trainer.scheme),
+      steps: trainer.totalSteps,
+      epochs: trainer.totalSteps / trainer.stepsPerEpoch,
+      wallSeconds: c.wallSeconds,
+      testAccuracy: c.testAccuracy,
+      trainLoss: tail.length === 0 ? NaN : tail.reduce((s, x) => s + x, 0) / tail.length,
+      faults: { ...this.counters, silent: null },
+      rollbacks: this.rollbacks,
+      repairs: this.repairs,
+      timing: {
+        computeS: this.timing.computeMs / 1000,
+        encodeS: this.timing.encodeMs / 1000,
+        decodeS: this.timing.decodeMs / 1000,
+        waitS: this.timing.waitMs / 1000,
+        stepMs: { median: quantile(this.stepMs, 0.5), p95: quantile(this.stepMs, 0.95) }
+      },
+      bytesSent: c.exchange.bytesSent,
+      self: c.self,
+      peerId: c.peerId,
+      job: c.job,
+      restoredFrom: c.restoredFrom,
+      rejoins: this.rejoins,
+      attemptedSteps: this.attempted,
+      framesDropped: c.exchange.framesDropped,
+      verdictDisagreements: c.verdictDisagreements
+    }
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Shard audit + repair. Every peer publishes a sketch [W~_l·r_l; V~_l·r_l] of every layer
+ * (r_l a shared seeded vector) and its replicated biases; each peer judges them alike,
+ * the peers agree on a verdict (by quorum, agree.ts), healthy peers send their shards of the
+ * layers where someone is bad (round 'shard'), and a bad peer rebuilds its own with
+ * `repairShard` and takes the majority's biases.
+ *
+ * Judged per layer, per part (W~, V~, bias, bias velocity), each on its own scale, first at
+ * the rounding level (CLEAN_FRACTION of the decoders' tolerance) so drift is repaired before
+ * decoders could misjudge it; when errors of several sizes make that level undecidable,
+ * again at looser levels up to the decoders' own tolerance. Only a part undecidable even
+ * there — something the decoders would stumble on — rolls back.
+ */
+import { type Matrix, zeros } from '../../codes/matrix.ts'
+import type { ShardCheck } from '../../codes/scheme.ts'
+import { CLEAN_FRACTION } from '../../codes/decode.ts'
+import type { Collected } from '../exchange.ts'
+import {
+  type AuditVerdict, auditVector, auditVerdicts, emptyAuditVerdict, majorityCopy, matVecInto, relativeDistance
+} from '../recovery.ts'
+import { collectVotes, decideAudit, faultTolerance } from './agree.ts'
+import { roundKey, type TrainerContext } from './context.ts'
+
+export interface AuditOutcome {
+  /** Peers whose shards or biases were repaired (agreed, ascending). */
+  repaired: number[]
+  /** Whether this peer's own state was rebuilt. */
+  self: boolean
+}
+
+/** Levels an audit judges at: CLEAN_FRACTION of a tolerance, up to the tolerance itself. */
+const ladder = (tol: number): number[] => [CLEAN_FRACTION * tol, Math.sqrt(CLEAN_FRACTION) * tol, tol]
+
+/** Re-audits after a repair before the state counts as verified (a repair can go wrong too). */
+const MAX_AUDIT_PASSES = 3
+
+/**
+ * Audit, repair what the quorum names, and audit again until a pass repairs nothing. Returns
+ * every peer repaired, or null when an audit could not tell healthy state from bad, or
+ * repairs did not make the state consistent (the caller rolls back).
+ */
+export async function audit (ctx: TrainerContext): Promise<AuditOutcome | null> {
+  const repaired = new Set<number>()
+  let self = false
+  for (let pass = 0; pass < MAX_AUDIT_PASSES; pass++) {
+    const a = await auditOnce(ctx, pass)
+    if (a === null) return null
+    for (const p of a.repaired) repaired.add(p)
+    self ||= a.self
+    if (a.repaired.length === 0) return { repaired: [...repaired].sort((x, y) => x - y), self }
+  }
+  ctx.log(`peer ${ctx.self} step ${ctx.state.step}/${ctx.state.attempt} audit: still inconsistent after ${MAX_AUDIT_PASSES} repairs`)
+  return null
+}
+
+/** One audit pass (its rounds keyed by `pass`): sketch → judge → agree → repair. */
+async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutcome | null> {
+  const { geo, state } = ctx
+  // Sketch of every layer's [W~; V~]·r, then every bias and bias velocity, in one column.
+  const sketchLen = geo.padded.reduce((s, p) => s + 2 * (p.rows / geo.m), 0)
+  const biasLen = geo.shapes.reduce((s, sh) => s + 2 * sh.rows, 0)
+  const payload = zeros(sketchLen + biasLen, 1)
+  let off = 0
+  for (let l = 0; l < geo.L; l++) {
+    const { shard, velocity } = state.layers[l]
+    const r = auditVector(ctx.config.seed, state.step, state.attempt, l, shard.cols, state.auditSalt + pass)
+    matVecInto(shard, r, payload.data, off); off += shard.rows
+    matVecInto(velocity, r, payload.data, off); off += shard.rows
+  }
+  for (const st of state.layers) { payload.data.set(st.bias, off); off += st.bias.length; payload.data.set(st.biasVelocity, off); off += st.bias.length }
+  ctx.inject('sketch', payload.data, -1)
+  const c = await ctx.round(roundKey(ctx, -1 - pass, 'audit'), payload, ctx.policies.audit(), undefined, true)
+
+  const { verdict, biasRef } = judge(ctx, c, sketchLen, biasLen)
+  // The 'verdict' fault site: a lying voter calls the audit undecidable and accuses an innocent peer.
+  if (ctx.inject('verdict', new Float64Array(1), -1 - pass, 'audit')) {
+    verdict.uncorrectable = !verdict.uncorrectable
+    verdict.shards[0].add((ctx.self + 1) % geo.peers)
+  }
+  // Agree on whom to repair, by quorum (agree.ts): a part is rebuilt when f + 1 peers, or its
+  // owner, name it; a lone liar can neither force a repair nor an undecidable audit.
+  const votes = await collectVotes(ctx, roundKey(ctx, -1 - pass, 'audit-verdict'), verdict, auditVerdicts(geo.peers, geo.L))
+  const agreed = decideAudit(votes, faultTolerance(ctx.scheme), geo.L)
+  if (agreed.uncorrectable) return null
+  return await repair(ctx, agreed, biasRef, pass)
+}
+
+/** This peer's verdict on the collected sketches, and the majority's biases (what a bad peer takes). */
+function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: number): { verdict: AuditVerdict, biasRef: Float64Array } {
+  const { scheme, geo, state, self } = ctx
+  const { L, m } = geo
+  const tolOf = (ph: 'forward' | 'backward' | 'shard'): number => scheme.tolerance?.(ph) ?? 1e-9
+  const auditLadder = ladder(tolOf('shard'))
+  const stateLadder = ladder(Math.min(tolOf('forward'), tolOf('backward')))
+  const where = `peer ${self} step ${state.step}/${state.attempt} audit`
+
+  const sketches = new Map<number, Float64Array>()
+  const biases = new Map<number, Float64Array>()
+  for (const [p, mt] of c.results) {
+    if (mt.rows !== sketchLen + biasLen || mt.cols !== 1) continue
+    sketches.set(p, mt.data.subarray(0, sketchLen))
+    biases.set(p, mt.data.subarray(sketchLen))
+  }
+  const verdict = emptyAuditVerdict(L)
+  // A malformed sketch condemns all of the sender's state.
+  for (const p of c.results.keys()) {
+    if (!sketches.has(p)) { for (let l = 0; l < L; l++) verdict.shards[l].add(p); verdict.biases.add(p) }
+  }
+  let soff = 0
+  for (let l = 0; l < L; l++) {
+    const rows = geo.padded[l].rows / m
+    for (let part = 0; part < 2; part++, soff += rows) {
+      const slice = new Map<number, Matrix>()
+      for (const [p, sk] of sketches) slice.set(p, { rows, cols: 1, data: sk.subarray(soff, soff + rows) })
+      let check: ShardCheck = { consistent: false, faulty: [], decidable: false }
+      for (const tol of auditLadder) {
+        check = ctx.clock.timed('decodeMs', () => {
+          try { return scheme.checkShards(slice, { tolerance: tol }) } catch { return { consistent: false, faulty: [], decidable: false } }
+        })
+        if (check.decidable || check.consistent) break
+      }
+      for (const f of check.faulty) verdict.shards[l].add(f)
+      // A coded scheme's audit with too few sketches is undecidable, never "consistent"; the
+      // uncoded baseline has no redundancy to judge with at all.
+      if (!check.decidable && !check.consistent && scheme.kind !== 'uncoded') {
+        verdict.uncorrectable = true
+        ctx.log(`${where}: layer ${l} ${part === 0 ? 'weights' : 'velocity'} undecidable (suspects ${check.faulty.join(',')})`)
+      }
+    }
+  }
+  // Replicated state: the copy a strict majority holds is the reference.
+  const biasRef = new Float64Array(biasLen)
+  let boff = 0
+  for (let l = 0; l < L; l++) {
+    const rows = geo.shapes[l].rows
+    for (let part = 0; part < 2; part++, boff += rows) {
+      const slice = new Map<number, Float64Array>()
+      for (const [p, b] of biases) slice.set(p, b.subarray(boff, boff + rows))
+      if (slice.size === 0) continue
+      let ref: Float64Array | null = null
+      let tol = 0
+      for (tol of stateLadder) { ref = majorityCopy(slice, geo.peers, tol); if (ref !== null) break }
+      if (ref === null) {
+        verdict.uncorrectable = true
+        ctx.log(`${where}: no majority copy of layer ${l} ${part === 0 ? 'bias' : 'bias velocity'}`)
+        continue
+      }
+      biasRef.set(ref, boff)
+      for (const [p, b] of slice) if (relativeDistance(b, ref) > tol) verdict.biases.add(p)
+    }
+  }
+  return { verdict, biasRef }
+}
+
+const ascending = (s: Iterable<number>): number[] => [...s].sort((a, b) => a - b)
+
+/** Rebuild what the agreed verdict names: shards layer by layer from the healthy peers, biases from the majority. */
+async function repair (ctx: TrainerContext, agreed: AuditVerdict, biasRef: Float64Array, pass: number): Promise<AuditOutcome | null> {
+  const { scheme, geo, state, self } = ctx
+  const { L, m, n, peers: P } = geo
+  const badIn = agreed.shards.map(ascending)
+  const targets = ascending(new Set([...badIn.flat(), ...agreed.biases]))
+  if (targets.length === 0) return { repaired: [], self: false }
+  for (let l = 0; l < L; l++) {
+    if (badIn[l].length > P - m * n) { ctx.log(`peer ${self} step ${state.step}/${state.attempt} audit: ${badIn[l].length} bad shards of layer ${l}, too many to repair`); return null }
+  }
+  let fixedSelf = false
+  for (let l = 0; l < L; l++) {
+    if (badIn[l].length === 0) continue
+    const st = state.layers[l]
+    const bad = new Set(badIn[l])
+    const amTarget = bad.has(self)
+    const stacked = amTarget ? null : { rows: 2 * st.shard.rows, cols: st.shard.cols, data: concat(st.shard.data, st.velocity.data) }
+    const sc = await ctx.round({ ...roundKey(ctx, l, 'shard'), phase: pass === 0 ? 'shard' : `shard-${pass}` }, stacked, ctx.policies.shard(amTarget, bad.size), badIn[l], true)
+    if (!amTarget) continue
+    const healthy = new Map([...sc.results].filter(([p]) => !bad.has(p)))
+    try {
+      const rebuilt = ctx.clock.timed('decodeMs', () => scheme.repairShard(healthy, self))
+      const half = st.shard.data.length
+      if (rebuilt.data.length !== 2 * half) throw new Error('repaired shard has the wrong size')
+      st.shard.data.set(rebuilt.data.subarray(0, half))
+      st.velocity.data.set(rebuilt.data.subarray(half))
+      ctx.inject('repair', st.shard.data, l)
+      fixedSelf = true
+    } catch (err) {
+      ctx.log(`peer ${self} step ${state.step}: could not repair layer ${l}: ${(err as Error).message}`)
+    }
+  }
+  if (targets.includes(self)) {
+    // Replicated state: take the majority's copy.
+    let o = 0
+    for (const st of state.layers) { st.bias.set(biasRef.subarray(o, o + st.bias.length)); o += st.bias.length; st.biasVelocity.set(biasRef.subarray(o, o + st.bias.length)); o += st.bias.length }
+    fixedSelf = true
+  }
+  return { repaired: targets, self: fixedSelf }
+}
+
+function concat (a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length)
+  out.set(a); out.set(b, a.length)
+  return out
+}

@@ -1,0 +1,65 @@
+/**
+ * Resync: a peer that finds the network elsewhere moves there. It happens when this peer
+ * decided differently from the others (a lost vote), rolled back alone, was partitioned
+ * away, restarted from an old checkpoint, or fell behind.
+ *
+ * The signal is failure: a peer whose step could not decode looks at where the others are —
+ * the (attempt, step) of the newest product round heard from each since its own step began,
+ * i.e. what they compute now — and, when at least half of them were heard and their median
+ * position is not its own, moves to the step after it (they will have finished it by this
+ * peer's next step) with its own (stale) state instead of voting. A peer
+ * whose rounds decode is where a quorum is and never moves on its own; so a minority cannot
+ * pull the majority, and results of an abandoned attempt that arrive late pull nobody back.
+ *
+ * After a move the peer's own products are left out of its decodes (PeerState.distrustSelf),
+ * it flags itself in every vote, the others' decoders flag its results, and the audit
+ * rebuilds its shards from the healthy peers.
+ */
+import type { PeerPosition } from '../exchange.ts'
+import { snapshot } from './state.ts'
+import type { TrainerContext } from './context.ts'
+
+export interface Position {
+  step: number
+  attempt: number
+}
+
+/**
+ * The median (attempt, step) of the others' newest product rounds heard since `since`: where
+ * they are; null when fewer than half of them were heard.
+ */
+export function networkPosition (positions: ReadonlyArray<PeerPosition | null>, self: number, since: number): Position | null {
+  const ps = positions.filter((p, i): p is PeerPosition => p !== null && i !== self && p.seq > since)
+  if (ps.length === 0 || ps.length < Math.ceil((positions.length - 1) / 2)) return null
+  ps.sort((a, b) => a.attempt - b.attempt || a.step - b.step)
+  const mid = ps[Math.floor(ps.length / 2)]
+  return { step: mid.step, attempt: mid.attempt }
+}
+
+/**
+ * After this peer's step failed (heard counter `since` taken when it began): move to where
+ * the others are, if that is elsewhere. Returns where it was and where it went, or null.
+ */
+export function resyncAfterFailure (ctx: TrainerContext, totalSteps: number, since: number): { from: Position, to: Position } | null {
+  const { state, exchange } = ctx
+  const net = networkPosition(exchange.positions(), ctx.self, Math.max(since, state.heardSince))
+  if (net === null) return null
+  const mine = { step: state.step, attempt: state.attempt }
+  if (net.attempt === mine.attempt && net.step === mine.step) return null
+  const to = { step: Math.min(net.step + 1, totalSteps), attempt: net.attempt }
+  moveTo(ctx, to)
+  ctx.log(`peer ${ctx.self}: resync from ${mine.step}/${mine.attempt} to the network's ${to.step}/${to.attempt}: stale state, expecting repair`)
+  return { from: mine, to }
+}
+
+/** Take `to` with the current state, distrusted until repaired; it is what rollbacks return to. */
+export function moveTo (ctx: TrainerContext, to: Position): void {
+  const { state } = ctx
+  state.step = to.step
+  state.attempt = to.attempt
+  state.pending = null
+  state.distrustSelf = true
+  state.lastGood = snapshot(state)
+  state.heardSince = ctx.exchange.heard
+  ctx.exchange.prune(to.step)
+}
