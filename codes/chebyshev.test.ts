@@ -50,14 +50,14 @@ describe('worst-case condition numbers', () => {
     for (const [P, Q] of table) {
       const pts = chebyshevPoints(P)
       const w = worstConditionInfo(pts, Q)
-      // Monomial basis on the same points, for comparison (DESIGN: 9.8e4 at P=15, Q=13).
+      // Monomial basis on the same points, for comparison (docs/design.md §Conditioning: 9.8e4 at P=15, Q=13).
       const V = new Float64Array(Q * Q)
       for (let r = 0; r < Q; r++) for (let k = 0; k < Q; k++) V[r * Q + k] = pts[w.worst[r]] ** k
       got.set(`${P},${Q}`, w.value)
       rows.push(`P=${String(P).padStart(2)} Q=${String(Q).padStart(2)}  cheb=${w.value.toExponential(2)}  monomial(same subset)=${conditionNumber(V, Q, Q).toExponential(2)}  ${w.exhaustive ? 'all' : 'sampled'} ${w.subsets} subsets, worst ${w.worst[0]}..${w.worst[w.worst.length - 1]}`)
     }
     console.log(rows.join('\n'))
-    // DESIGN §1 quotes 9.1e2 and 5.0e5 for the Chebyshev basis.
+    // docs/design.md §Conditioning quotes 9.1e2 and 5.0e5 for the Chebyshev basis.
     expect(got.get('15,13')).toBeGreaterThan(8.5e2)
     expect(got.get('15,13')).toBeLessThan(9.5e2)
     expect(got.get('30,27')).toBeGreaterThan(4.7e5)

@@ -4,7 +4,7 @@
  * Every coded scheme evaluates polynomials at Chebyshev points of the first kind and
  * expresses them in the Chebyshev basis T_k: the Chebyshev–Vandermonde matrices of any
  * subset of these points stay well conditioned far beyond where monomials on integer
- * points break down (DESIGN §1).
+ * points break down (docs/design.md §Conditioning).
  */
 import { Matrix as MlMatrix, SVD } from 'ml-matrix'
 import { CodeConfigError } from './errors.ts'

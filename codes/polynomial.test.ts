@@ -59,7 +59,7 @@ describe('BACC (Berrut approximate coded computing)', () => {
     }
     console.log(rows.join('\n'))
     // Measured medians 8e-3…1.3e-1, worst single blocks up to 3.2 (a gap left by missing
-    // results): approximate, as DESIGN says (≈10 %); never for exact decoding.
+    // results): approximate, as docs/design.md §Conditioning says (≈10 %); never for exact decoding.
     expect(Math.max(...medians)).toBeLessThan(0.3)
     expect(Math.max(...medians)).toBeGreaterThan(1e-4) // it is genuinely approximate
   })

@@ -1,5 +1,5 @@
 /**
- * Accuracy of a decoded (uncoded) model, and the weights-export format of DESIGN §3:
+ * Accuracy of a decoded (uncoded) model, and the weights-export format of docs/design.md §Weights export:
  *   { "activation": "relu", "layers": [ { "rows", "cols", "weights": [row-major], "bias": [rows] } ] }
  * with the last layer followed by softmax. `evaluateWeightsFile` reads such a file back
  * and measures it independently of the run that wrote it.

