@@ -55,4 +55,40 @@ describe('codenet simulate', () => {
     expect(missing.code).toBe(1)
     expect(missing.err).toMatch(/cannot read weights file/)
   })
+
+  it('takes the network and adversary faults as flags, and lists them in --help', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codenet-sim-'))
+    const json = join(dir, 'summary.json')
+    const r = await run(['simulate', ...small, '--quiet', '--drop-rate', '0.3', '--straggler', '1:20', '--crash', '2@5+3', '--byzantine-peers', '4,', '--json', json])
+    expect(r.code).toBe(0)
+    expect(r.out).toContain('network and adversaries: drop 0.3 straggler 1:20ms crash 2@5+3 byzantine [4]')
+    const s = JSON.parse(readFileSync(json, 'utf8'))
+    expect(s.completedSteps).toBe(40)
+    expect(s.stalled).toBeNull()
+    // The faults reached the run (silent errors are the soak slice's business: soak.test.ts).
+    expect(s.network.dropped).toBeGreaterThan(0)
+    expect(s.resyncs).toBeGreaterThan(0)
+    const h = await run(['simulate', '--help'])
+    for (const f of ['--drop-rate', '--datagrams', '--delay-ms', '--delay-rate', '--jitter-ms', '--duplicate-rate', '--reorder-rate', '--corrupt-rate', '--straggler', '--partition', '--crash', '--lying-voters', '--byzantine-peers', '--fault-site']) expect(h.out).toContain(f)
+  })
+
+  it('refuses bad fault flags with one line naming the flag, exit 2', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--drop-rate', '2'], /--drop-rate must be a probability between 0 and 1, got 2/],
+      [['--straggler', '9:10'], /--straggler 9:10: the peer must be between 0 and 5/],
+      [['--partition', '30-20:0|1'], /--partition '30-20:0\|1': TO must be after FROM/],
+      [['--crash', '1@39+2'], /--crash '1@39\+2': the peer would come back at step 41/],
+      [['--lying-voters', '6'], /--lying-voters must be at most 5/],
+      [['--fault-site', 'update'], /--fault-site .*needs --error-rate/],
+      [['--datagrams=yes'], /datagrams/]
+    ]
+    for (const [flags, re] of cases) {
+      const r = await run(['simulate', ...small, ...flags])
+      expect(r.code, flags.join(' ')).toBe(2)
+      const lines = r.err.trim().split('\n')
+      expect(lines[0]).toMatch(re)
+      expect(lines[0]).toMatch(/^codenet simulate: /)
+      expect(lines.slice(1)).toEqual(["Run 'codenet simulate --help' for usage."])
+    }
+  })
 })

@@ -1,17 +1,20 @@
 /**
- * `codenet simulate [training options] [--json FILE] [--export-weights FILE] [--quiet]`
+ * `codenet simulate [training options] [fault options] [--json FILE] [--export-weights FILE] [--quiet]`
  * `codenet simulate --evaluate-weights FILE [--dataset mnist|synthetic]`
  *
  * P peers in one process over the in-memory exchange (training/simulate.ts), with a
  * progress bar on stderr, a short result on stdout, the summary JSON and the decoded
  * weights on request. `--evaluate-weights` measures a weights file on the test split
- * independently of any run.
+ * independently of any run. The network and adversary faults (--drop-rate, --partition,
+ * --crash, --byzantine-peers, …) are training/network-flags.ts's.
  */
 import { writeFileSync } from 'node:fs'
 import type { Command, CommandContext } from '../cli.ts'
 import { describeCommand, parseFlags, UsageError } from '../cli.ts'
 import { type RawTrainingFlags, TRAINING_FLAG_NAMES, trainingConfigFromFlags } from '../../training/config.ts'
 import { datasetForConfig, simulate } from '../../training/simulate.ts'
+import { describeFaultPlan, FAULT_FLAG_OPTIONS, faultPlanFromFlags, rawFaultFlags, simulateFaultOptions } from '../../training/network-flags.ts'
+import { totalStepsOf } from '../../training/schedule.ts'
 import { evaluateWeightsFile, exportWeights, WeightsFormatError } from '../../training/evaluate.ts'
 import { createProgressReporter } from '../progress.ts'
 
@@ -28,6 +31,7 @@ function writeOut (path: string, text: string, what: string): void {
 async function run (ctx: CommandContext): Promise<number> {
   const { values } = parseFlags(ctx.argv, {
     ...trainingOptions,
+    ...FAULT_FLAG_OPTIONS,
     json: { type: 'string' },
     'export-weights': { type: 'string' },
     'evaluate-weights': { type: 'string' },
@@ -50,11 +54,29 @@ async function run (ctx: CommandContext): Promise<number> {
   }
 
   const config = trainingConfigFromFlags(raw)
+  const faultFlags = rawFaultFlags(values)
+  // Schedules (crashes, partitions) are checked against the run's length, which --epochs gives only with the data.
+  const needsLength = config.steps === null && ((faultFlags.crash?.length ?? 0) > 0 || (faultFlags.partition?.length ?? 0) > 0)
+  const dataset = needsLength ? datasetForConfig(config) : undefined
+  const totalSteps = config.steps ?? (dataset !== undefined ? totalStepsOf(config, Math.floor(dataset.train.count / config.batch)) : null)
+  const plan = faultPlanFromFlags(faultFlags, { config, totalSteps })
+  const planText = describeFaultPlan(plan)
   const progress = values.quiet === true ? null : createProgressReporter({ stream: ctx.stderr as NodeJS.WritableStream & { isTTY?: boolean }, label: `simulate ${config.strategy}` })
-  const result = await simulate({
-    config,
-    onProgress: p => progress?.update({ step: p.step, totalSteps: p.totalSteps, loss: p.loss, faults: p.faults, rollbacks: p.rollbacks, repairs: p.repairs })
-  })
+  let result
+  try {
+    result = await simulate({
+      config,
+      ...(dataset !== undefined ? { dataset } : {}),
+      ...simulateFaultOptions(plan),
+      onProgress: p => progress?.update({ step: p.step, totalSteps: p.totalSteps, loss: p.loss, faults: p.faults, rollbacks: p.rollbacks, repairs: p.repairs })
+    })
+  } catch (err) {
+    // A run that ends in an exception (e.g. undecodable final weights) is a result, not a crash of the CLI.
+    progress?.done()
+    if (!(err instanceof Error) || err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError) throw err
+    ctx.stderr.write(`codenet simulate: the run failed: ${err.name}: ${err.message.split('\n')[0]}${planText !== '' ? ` (faults: ${planText})` : ''}\n`)
+    return 1
+  }
   progress?.done()
   const s = result.summary
   if (values.json !== undefined) writeOut(values.json, `${JSON.stringify(s, null, 2)}\n`, 'the summary')
@@ -64,6 +86,8 @@ async function run (ctx: CommandContext): Promise<number> {
     `strategy ${s.strategy}, ${s.peers} peers, code ${s.code.scheme} m=${s.code.m} n=${s.code.n} (Q fwd ${s.code.recoveryThreshold.forward}, bwd ${s.code.recoveryThreshold.backward})`,
     `${s.steps} steps (${s.epochs.toFixed(2)} epochs) in ${s.wallSeconds.toFixed(1)} s; test accuracy ${(100 * s.testAccuracy).toFixed(2)} %, train loss ${s.trainLoss.toFixed(4)}`,
     `faults: injected ${f.injected}, detected ${f.detected}, corrected ${f.corrected}, uncorrectable ${f.uncorrectable}, silent ${f.silent}; rollbacks ${s.rollbacks}, repairs ${s.repairs}`,
+    ...(planText !== '' ? [`network and adversaries: ${planText}; messages ${s.network.messages}, dropped ${s.network.dropped}, corrupted ${s.network.corrupted}, delayed ${s.network.delayed}; resyncs ${s.resyncs}`] : []),
+    ...(s.stalled !== null ? [`stalled after ${s.completedSteps} of ${s.steps} steps: ${s.stalled}`] : []),
     ''
   ].join('\n'))
   return 0

@@ -23,7 +23,11 @@ import { type RawTrainingFlags, TRAINING_FLAG_NAMES, trainingConfigFromFlags } f
 import { createProgressReporter } from '../progress.ts'
 import { Testnet, BIN, LaunchError } from '../launch.ts'
 import { processAlive, readState, testnetPaths, TestnetStateError, type TestnetPaths } from '../state.ts'
-import { readHistory, FaultUsageError } from '../faults.ts'
+import { readHistory, type HistoryEntry } from '../fault-history.ts'
+import { ConfigError, type TrainingConfig } from '../../training/config.ts'
+import { FAULT_FLAG_OPTIONS, faultPlanFromFlags, rawFaultFlags, refuseOnTestnet, type RawFaultFlags } from '../../training/network-flags.ts'
+import { FAULT_SITES, type FaultSite } from '../../training/soft-errors.ts'
+import { FaultUsageError } from '../fault-params.ts'
 import type { TestnetSummary, PeerRow, MonitorView } from '../snapshot.ts'
 
 /**
@@ -122,12 +126,15 @@ async function run (ctx: CommandContext): Promise<number> {
     report: { type: 'string' },
     replay: { type: 'string' },
     'round-timeout-ms': { type: 'string' },
-    quiet: { type: 'boolean' }
+    quiet: { type: 'boolean' },
+    ...FAULT_FLAG_OPTIONS
   })
   const raw: RawTrainingFlags = {}
   const all = values as Record<string, string | boolean | undefined>
   for (const n of TRAINING_FLAG_NAMES) if (typeof all[n] === 'string') raw[n] = all[n]
-  const config = trainingConfigFromFlags(raw)
+  const faultFlags = rawFaultFlags(values)
+  const start = startFaults(faultFlags, trainingConfigFromFlags(raw), raw['error-rate'] !== undefined)
+  const config = start.config
   let dashPort: number | undefined
   if (values['dashboard-port'] !== undefined) {
     dashPort = Number(values['dashboard-port'])
@@ -138,16 +145,14 @@ async function run (ctx: CommandContext): Promise<number> {
     roundTimeoutMs = Number(values['round-timeout-ms'])
     if (!/^\d+$/.test(values['round-timeout-ms']) || roundTimeoutMs < 100) throw new UsageError(`--round-timeout-ms must be a whole number ≥ 100, got '${values['round-timeout-ms']}'`)
   }
-  let replay
+  let replay: HistoryEntry[] | undefined
   if (values.replay !== undefined) {
+    if (start.given) throw new UsageError('--replay repeats a recorded run\'s faults (its start-of-training faults included): give --replay or fault flags, not both')
     if (!existsSync(values.replay)) throw new UsageError(`--replay: no such file ${values.replay}`)
     try { replay = readHistory(values.replay) } catch (err) { if (err instanceof FaultUsageError) throw new UsageError(`--replay: ${err.message}`); throw err }
-  } else if (raw['error-rate'] === undefined) {
-    // The default soft errors (a replayed history already holds them).
-    replay = [{
-      at: 0, sinceStartMs: 0, step: 0, target: 'all' as const, kind: 'soft-error' as const, seed: config.seed, delivered: [], errors: {},
-      params: { rate: DEFAULT_SOFT_ERROR_RATE, errorKind: 'gaussian' as const, magnitude: 1, site: 'matmul' as const }
-    }]
+  } else if (start.entries.length > 0) {
+    // The default soft errors and the fault flags' commands (a replayed history already holds them).
+    replay = start.entries
   }
   let existing = null
   try { existing = readState(paths) } catch (err) { if (!(err instanceof TestnetStateError)) throw err }
@@ -265,6 +270,66 @@ async function run (ctx: CommandContext): Promise<number> {
     process.off('SIGTERM', onTerm)
     await dashboard?.close().catch(() => {})
   }
+}
+
+const startEntry = (target: number | 'all', kind: HistoryEntry['kind'], seed: number, params: HistoryEntry['params']): HistoryEntry => ({
+  at: 0, sinceStartMs: 0, step: 0, target, kind, seed, delivered: [], errors: {}, params
+})
+
+/** The peer indices of the halves split of `codenet fault partition` without --from/--to. */
+function isHalves (groups: ReadonlyArray<readonly number[]>, peers: number): boolean {
+  const side = new Array<number>(peers).fill(groups.length)
+  groups.forEach((g, i) => { for (const p of g) side[p] = i })
+  const half = Math.ceil(peers / 2)
+  for (let p = 0; p < peers; p++) if ((side[p] === side[0]) !== (p < half)) return false
+  return new Set(side).size === 2
+}
+
+/**
+ * The fault flags a real testnet honours, as fault commands sent to the peers when training
+ * starts (the way the default soft errors are sent): recorded in history.jsonl like any fault,
+ * so --replay repeats them. The flags a TCP transport cannot honour are refused with one line.
+ *
+ *   soft errors      without --error-rate: rate DEFAULT_SOFT_ERROR_RATE at --fault-site (matmul);
+ *                    with --error-rate ε and --fault-site S: the job's own rate is 0 and every peer
+ *                    gets `soft-error --rate ε --site S` instead (a peer holds one site)
+ *   --straggler      `straggler --delay-ms MS` to that peer
+ *   --partition      only the halves split, from the start for the whole run: `partition` to all
+ *   --byzantine-peers `byzantine --magnitude σ` to each (K: drawn from --seed, as simulate does)
+ *   --lying-voters   `soft-error --rate 1 --site verdict` to each: every vote it casts lies (it
+ *                    replaces that peer's start-of-training soft errors)
+ */
+export function startFaults (flags: RawFaultFlags, config: TrainingConfig, errorRateGiven: boolean): { config: TrainingConfig, entries: HistoryEntry[], given: boolean } {
+  refuseOnTestnet(flags)
+  const P = config.peers
+  const sites = flags['fault-site'] ?? []
+  for (const s of sites) if (!(FAULT_SITES as readonly string[]).includes(s)) throw new ConfigError(`--fault-site must be one of ${FAULT_SITES.join('|')}, got '${s}'`)
+  if (new Set(sites).size > 1) throw new ConfigError('--fault-site: a real peer takes soft errors at one site per command; give one --fault-site on codenet testnet (several: codenet simulate)')
+  const site = sites[0] as FaultSite | undefined
+  const plan = faultPlanFromFlags({ ...flags, 'fault-site': undefined }, { config, totalSteps: null })
+  if (plan.partitions.length > 1) throw new ConfigError('--partition: a real peer holds one partition at a time; give one --partition on codenet testnet')
+  for (const p of plan.partitions) {
+    if (p.fromStep !== 0 || p.toStep !== Number.POSITIVE_INFINITY) throw new ConfigError('--partition: real peers cannot follow a step schedule; on codenet testnet give GROUPS alone (from the start, for the whole run)')
+    const half = Math.ceil(P / 2)
+    if (!isHalves(p.groups, P)) throw new ConfigError(`--partition: real peers split only into halves on codenet testnet (${Array.from({ length: half }, (_, i) => i).join(',')}|${Array.from({ length: P - half }, (_, i) => half + i).join(',')}); other groups: codenet simulate`)
+  }
+  const entries: HistoryEntry[] = []
+  let out = config
+  if (site !== undefined && errorRateGiven) {
+    if (config.errorRate === 0) throw new ConfigError('--fault-site chooses where soft errors strike: it needs --error-rate ε > 0 (or no --error-rate: the default rate)')
+    if (config.errorModel === 'adversarial') throw new ConfigError('--fault-site with --error-model adversarial: soft errors commanded to real peers are independent draws; correlated errors at one site: codenet simulate')
+    entries.push(startEntry('all', 'soft-error', config.seed, { rate: config.errorRate, errorKind: config.errorKind, magnitude: config.errorMagnitude, site }))
+    out = { ...config, errorRate: 0 }
+  } else if (!errorRateGiven) {
+    entries.push(startEntry('all', 'soft-error', config.seed, { rate: DEFAULT_SOFT_ERROR_RATE, errorKind: 'gaussian', magnitude: 1, site: site ?? 'matmul' }))
+  }
+  const st = plan.network.stragglers as Record<number, number> | undefined
+  for (const [p, ms] of Object.entries(st ?? {})) entries.push(startEntry(Number(p), 'straggler', config.seed, { delayMs: ms }))
+  if (plan.partitions.length > 0) entries.push(startEntry('all', 'partition', config.seed, {}))
+  for (const p of plan.byzantinePeers) entries.push(startEntry(p, 'byzantine', config.seed, { magnitude: config.errorMagnitude }))
+  for (const p of plan.lyingVoters) entries.push(startEntry(p, 'soft-error', config.seed, { rate: 1, errorKind: 'gaussian', magnitude: 1, site: 'verdict' }))
+  const given = Object.values(flags).some(v => v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0))
+  return { config: out, entries, given }
 }
 
 function writeOrFail (path: string, text: string, what: string): void {

@@ -1,0 +1,61 @@
+/**
+ * The CI-sized slice of `codenet soak`: seeds 1..SEEDS of the default soak (6 peers, synthetic
+ * 16-12-8-4, batch 8, 50 steps, random soft/network/peer faults within f), each against its clean
+ * twin. Every run must complete with no silent error and decoded weights and biases within 1e-9
+ * of the clean run's. A failure lists the seeds and their faults: replay one with
+ * `npx codenet soak --seeds 1 --from S`.
+ */
+import { describe, expect, it } from 'vitest'
+import { PassThrough } from 'node:stream'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { main } from '../cli.ts'
+import type { SoakRow } from '../soak/run.ts'
+
+const SEEDS = 48
+
+async function run (argv: string[]): Promise<{ code: number, out: string, err: string }> {
+  const stdout = new PassThrough(); const stderr = new PassThrough()
+  let out = ''; let err = ''
+  stdout.on('data', (d: Buffer) => { out += d.toString() })
+  stderr.on('data', (d: Buffer) => { err += d.toString() })
+  const code = await main(argv, { stdout, stderr })
+  return { code, out, err }
+}
+
+describe('codenet soak', () => {
+  it(`seeds 1..${SEEDS}: every run completes, silent 0, decoded model within 1e-9 of the clean run's`, async () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'codenet-soak-')), 'soak.json')
+    const r = await run(['soak', '--seeds', String(SEEDS), '--from', '1', '--jobs', '1', '--json', json])
+    const doc = JSON.parse(readFileSync(json, 'utf8')) as { rows: SoakRow[], f: number }
+    expect(doc.rows).toHaveLength(SEEDS)
+    expect(doc.f).toBe(1)
+    const bad = doc.rows
+      .filter(row => row.outcome !== 'completed' || row.silent !== 0 || !((row.weightDistance ?? Infinity) <= 1e-9) || !((row.biasDistance ?? Infinity) <= 1e-9))
+      .map(row => `seed ${row.seed}: ${row.outcome}${row.reason !== null ? ` (${row.reason})` : ''}, silent ${row.silent}, dW ${row.weightDistance}, dB ${row.biasDistance}; faults: ${row.faults}`)
+    expect(bad).toEqual([])
+    expect(r.code).toBe(0)
+    expect(r.out).toMatch(new RegExp(`summary: ${SEEDS} seeds, ${SEEDS} completed, 0 stalled, 0 exceptions; total silent 0;`))
+  }, 300_000)
+
+  it('replays a seed exactly and refuses bad flags', async () => {
+    const a = await run(['soak', '--seeds', '1', '--from', '7', '--jobs', '0'])
+    const b = await run(['soak', '--seeds', '1', '--from', '7', '--jobs', '1'])
+    const row = (out: string): string => out.split('\n')[2]
+    expect(row(a.out)).toMatch(/^ {4}7 {2}/)
+    expect(row(a.out)).toBe(row(b.out))
+    for (const [argv, re] of [
+      [[], /--seeds N is required/],
+      [['--seeds', '0'], /--seeds must be between 1 and/],
+      [['--seeds', '2', '--steps', '5'], /--steps must be between 20 and/],
+      [['--seeds', '2', '--peers', 'x'], /--peers must be a whole number/],
+      [['--seeds', '2', '--dataset', 'cifar'], /--dataset must be one of synthetic\|mnist/],
+      [['--seeds', '2', '--model', '16'], /--model must list at least two layer widths/]
+    ] as Array<[string[], RegExp]>) {
+      const r = await run(['soak', ...argv])
+      expect(r.code, argv.join(' ')).toBe(2)
+      expect(r.err.split('\n')[0]).toMatch(re)
+    }
+  }, 120_000)
+})
