@@ -268,6 +268,8 @@ export class PeerEngine {
       seed: config.seed, rate: f?.rate ?? config.errorRate, kind: f?.kind ?? config.errorKind,
       magnitude: f?.magnitude ?? config.errorMagnitude, model: config.errorModel, sites: f?.sites, peers: [this.self]
     })
+    const o = baseFaults.options
+    if (o.rate > 0) this.print(`soft errors armed: rate ${o.rate}, ${o.kind} σ ${o.magnitude}, at ${(o.sites ?? ['every site']).join(', ')}`)
     this.faults = this.opts.hooks?.wrapInjector?.(baseFaults) ?? baseFaults
     const results = this.exchange as ResultExchange
     const trainerExchange = this.opts.hooks?.wrapExchange?.(results) ?? results

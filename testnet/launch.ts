@@ -18,7 +18,7 @@
  *             orphans; the peers' checkpoints are written atomically, so they stay intact
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs'
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { logger } from '@libp2p/logger'
@@ -30,6 +30,7 @@ import { generateControlKey, saveControlKey, loadControlPrivateKey } from '../no
 import { datasetForConfig } from '../training/simulate.ts'
 import { totalStepsOf } from '../training/trainer/index.ts'
 import { BatchOrder } from '../training/batches.ts'
+import { RANDOM_FAULT_SITES } from '../training/soft-errors.ts'
 import { createControlClient, type ControlClient } from './control-client.ts'
 import { CheckpointEvaluator } from './accuracy.ts'
 import { aggregate, type MonitorView, type PeerRow, type TestnetSummary } from './snapshot.ts'
@@ -86,6 +87,11 @@ export class Testnet {
   private evaluator: CheckpointEvaluator | null = null
   private evaluating = false
   private replay: ReplaySchedule | null
+  /** The soft errors every peer arms at start (peer flags), or null. */
+  private readonly armed: HistoryEntry | null
+  private armedRecorded = false
+  /** Start-of-training fault commands that could not be delivered (reported, and the run fails). */
+  readonly undelivered: string[] = []
   private finishedResolve!: (s: TestnetSummary | null) => void
   readonly finished: Promise<TestnetSummary | null>
   private summary: TestnetSummary | null = null
@@ -95,7 +101,13 @@ export class Testnet {
     this.opts = opts
     this.paths = opts.paths
     this.print = opts.print ?? (() => {})
-    this.replay = opts.replay !== undefined ? new ReplaySchedule(opts.replay) : null
+    // Soft errors for every peer from the start are armed by each peer's own start flags, not
+    // sent as commands: they cannot be missed (a command sent by timing can be), and a peer
+    // that restarts is armed again. They are still recorded in the history.
+    const replay = opts.replay ?? []
+    this.armed = replay.find(armedAtStart) ?? null
+    const rest = replay.filter(e => e !== this.armed)
+    this.replay = rest.length > 0 || opts.replay !== undefined ? new ReplaySchedule(rest) : null
     const spec = createJobSpec(opts.config)
     const order = new BatchOrder(opts.config.seed, datasetForConfig(opts.config).train.count, opts.config.batch)
     this.state = {
@@ -175,7 +187,8 @@ export class Testnet {
       BIN, 'peer', '--job', this.paths.job, '--data-dir', slot.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${slot.port ?? 0}`, '--no-mdns',
       '--json', slot.summaryFile, '--export-weights', this.paths.slotWeights(slot.slot), '--control-key', this.paths.pub,
       ...this.bootstrapFor(slot).flatMap(b => ['--bootstrap', b]),
-      ...(this.opts.roundTimeoutMs !== undefined ? ['--round-timeout-ms', String(this.opts.roundTimeoutMs)] : [])
+      ...(this.opts.roundTimeoutMs !== undefined ? ['--round-timeout-ms', String(this.opts.roundTimeoutMs)] : []),
+      ...(this.armed !== null ? armFlags(this.armed) : [])
     ]
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: process.env.CODENET_PEER_DEBUG ?? '' } })
     slot.child = child
@@ -319,7 +332,15 @@ export class Testnet {
   }
 
   private async replayDue (t: number): Promise<void> {
-    if (this.replay === null || this.client === null || this.state.phase !== 'training') return
+    if (this.client === null || this.state.phase !== 'training') return
+    // The peers' indices in the state are refreshed by save(): commands address peers by index.
+    this.save()
+    if (this.armed !== null && !this.armedRecorded && this.slots.every(s => s.index !== null)) {
+      this.armedRecorded = true
+      const delivered = this.slots.map(s => s.index as number).sort((a, b) => a - b)
+      appendFileSync(this.paths.history, `${JSON.stringify({ ...this.armed, at: Date.now(), sinceStartMs: t, delivered, errors: {}, armedAtStart: true })}\n`)
+    }
+    if (this.replay === null) return
     // Every peer must be addressable by its index first (a scheduled fault aimed at 'all' reaches all).
     if (this.slots.some(s => s.index === null && s.child !== null)) return
     const step = this.monitor.series.length > 0 ? this.monitor.step : null
@@ -332,6 +353,7 @@ export class Testnet {
         this.print(`fault ${e.kind} → ${e.target === 'all' ? 'all peers' : `peer ${e.target}`} (seed ${e.seed}${e.kind === 'soft-error' ? `, rate ${e.params.rate ?? COMMAND_DEFAULTS.rate} at ${e.params.site ?? COMMAND_DEFAULTS.site}` : ''}): delivered to [${r.entry.delivered.join(',')}]`)
       } catch (err) {
         this.print(`replay of ${e.kind} → ${e.target} failed: ${(err as Error).message}`)
+        if (e.sinceStartMs === 0 && e.step === 0) this.undelivered.push(`${e.kind} → ${e.target}: ${(err as Error).message}`)
       }
     }
   }
@@ -386,4 +408,20 @@ export class Testnet {
 
   /** Child pids (for tests and `down`). */
   pids (): number[] { return this.slots.map(s => s.child?.pid).filter((p): p is number => p !== undefined) }
+}
+
+/** A history entry every peer arms from its start: soft errors for all peers from step 0. */
+export function armedAtStart (e: HistoryEntry): boolean {
+  return e.kind === 'soft-error' && e.target === 'all' && e.step === 0 && e.sinceStartMs === 0 && (e.params.site ?? 'matmul') !== 'verdict'
+}
+
+/** The `codenet peer` flags that arm an entry's soft errors at the peer's start. */
+export function armFlags (e: HistoryEntry): string[] {
+  const p = e.params
+  return [
+    '--fault-rate', String(p.rate ?? COMMAND_DEFAULTS.rate),
+    '--fault-kind', String(p.errorKind ?? COMMAND_DEFAULTS.errorKind),
+    '--fault-magnitude', String(p.magnitude ?? COMMAND_DEFAULTS.magnitude),
+    ...((p.site ?? COMMAND_DEFAULTS.site) === 'any' ? RANDOM_FAULT_SITES : [String(p.site ?? COMMAND_DEFAULTS.site)]).flatMap(s => ['--fault-site', s])
+  ]
 }

@@ -134,3 +134,47 @@ describe('simulate: fault scenarios', () => {
     expect(r.summary.faults.corrected).toBeGreaterThan(0)
   })
 })
+
+describe('simulate: agreement on an unreliable network', () => {
+  const distance = (a: Model, b: Model): number => weightDistance(a, b)
+
+  it('a lying voter can neither stall training nor force a rollback; it is flagged', async () => {
+    const clean = await run()
+    const r = await run({}, { lyingVoters: [1] })
+    expect(r.summary.stalled).toBeNull()
+    expect(r.summary.rollbacks).toBe(0)
+    expect(r.summary.faults.silent).toBe(0)
+    // Every one of its lies contradicted the quorum and was counted.
+    expect(r.summary.faults.detected).toBeGreaterThan(0)
+    expect(distance(r.model, clean.model)).toBeLessThan(1e-9)
+  })
+
+  it('30 % of messages lost in transit: training completes, every peer decodes the clean run\'s weights', async () => {
+    const clean = await run()
+    const r = await run({}, { network: { dropRate: 0.3 } })
+    expect(r.summary.stalled).toBeNull()
+    expect(r.summary.completedSteps).toBe(60)
+    expect(r.summary.faults.silent).toBe(0)
+    expect(distance(r.model, clean.model)).toBeLessThan(1e-9)
+    const models = await Promise.all(r.trainers.map(t => t.decodeModelFrom(new Map(r.trainers.map(u => [u.self, u.shards()])))))
+    for (const m of models) expect(distance(m, clean.model)).toBeLessThan(1e-9)
+  })
+
+  it('a partitioned peer and a crashed peer resync and are repaired; nothing wrong is accepted', async () => {
+    const clean = await run()
+    const r = await run({ 'error-rate': '0.005' }, { partitions: [{ fromStep: 12, toStep: 18, groups: [[4]] }], crashes: [{ peer: 2, atStep: 30, downSteps: 4 }] })
+    expect(r.summary.stalled).toBeNull()
+    expect(r.summary.resyncs).toBeGreaterThanOrEqual(2)
+    expect(r.summary.faults.silent).toBe(0)
+    expect(distance(r.model, clean.model)).toBeLessThan(1e-9)
+  })
+
+  it('a byzantine computer is outvoted in every round', async () => {
+    const clean = await run()
+    const r = await run({}, { byzantinePeers: [3] })
+    expect(r.summary.faults.detected).toBeGreaterThanOrEqual(r.summary.steps)
+    expect(r.summary.faults.silent).toBe(0)
+    expect(r.summary.rollbacks).toBe(0)
+    expect(distance(r.model, clean.model)).toBeLessThan(1e-9)
+  })
+})

@@ -223,6 +223,8 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
     }
     let reports: StepReport[]
     const active = trainers.filter((t, p) => !t.done && !down.has(p) && !restarting.has(p))
+    // Everyone running is done; a peer still down or listening comes back in a later iteration.
+    if (active.length === 0) continue
     try {
       reports = await Promise.all(active.map(t => t.step()))
     } catch (err) {
@@ -308,10 +310,20 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
   const decoded = await Promise.allSettled(trainers.map(t => t.decodedWeights()))
   repairs += selfRepairs() - repairedBefore // the final audit's repairs
   const models = decoded.flatMap(d => d.status === 'fulfilled' ? [d.value] : [])
-  if (models.length === 0) throw new SimulationError(`no peer could decode the final weights: ${(decoded[0] as PromiseRejectedResult).reason instanceof Error ? ((decoded[0] as PromiseRejectedResult).reason as Error).message : String((decoded[0] as PromiseRejectedResult).reason)}`)
   const failedDecodes = decoded.length - models.length
-  if (failedDecodes > 0 && stalled === null) stalled = `${failedDecodes} of ${P} peers could not decode the final weights (they were left behind)`
-  const model = models[Math.floor(models.length / 2)]
+  const why = (d: PromiseSettledResult<Model>): string => d.status === 'rejected' ? (d.reason instanceof Error ? d.reason.message : String(d.reason)) : ''
+  // No peer could decode: the peers ended split (a stall that left them at different
+  // checkpoints). A training failure, reported as such, with no model: every weight NaN.
+  if (models.length === 0) {
+    if (stalled === null) throw new SimulationError(`no peer could decode the final weights: ${why(decoded[0])}`)
+    stalled = `${stalled}; no peer could decode the final weights (${why(decoded[0])})`
+  } else if (failedDecodes > 0 && stalled === null) {
+    stalled = `${failedDecodes} of ${P} peers could not decode the final weights (they were left behind)`
+  }
+  const model: Model = models[Math.floor(models.length / 2)] ?? {
+    activation: config.activation,
+    layers: reference.model.layers.map(l => ({ w: { rows: l.w.rows, cols: l.w.cols, data: new Float64Array(l.w.data.length).fill(NaN) }, b: new Float64Array(l.b.length).fill(NaN) }))
+  }
   const truthModel: Model = reference.model
   let num = 0; let den = 0
   model.layers.forEach((layer, l) => {

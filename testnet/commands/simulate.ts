@@ -90,7 +90,8 @@ async function run (ctx: CommandContext): Promise<number> {
     ...(s.stalled !== null ? [`stalled after ${s.completedSteps} of ${s.steps} steps: ${s.stalled}`] : []),
     ''
   ].join('\n'))
-  return 0
+  // A stalled run did not train what was asked: a failure, whatever it printed.
+  return s.stalled !== null ? 1 : 0
 }
 
 export const simulateCommand: Command = {

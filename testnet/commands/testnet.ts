@@ -264,7 +264,12 @@ async function run (ctx: CommandContext): Promise<number> {
     }
     await tn.stop()
     tn.markStopped()
-    return 0
+    // A fault the run asked for and did not get must not pass unnoticed (the run's point).
+    let failed = false
+    for (const u of tn.undelivered) { ctx.stderr.write(`codenet testnet: a start-of-training fault was not delivered: ${u}\n`); failed = true }
+    const askedSoftErrors = config.errorRate > 0 || (replay ?? []).some(e => e.kind === 'soft-error')
+    if (askedSoftErrors && summary.faults.injected === 0) { ctx.stderr.write('codenet testnet: soft errors were requested but none was injected: the fault injection did not arm\n'); failed = true }
+    return failed ? 1 : 0
   } finally {
     process.off('SIGINT', onInt)
     process.off('SIGTERM', onTerm)

@@ -39,8 +39,15 @@ export interface StepDecision {
   voters: number
 }
 
-/** The quorum's decision on a step from the votes collected (sender → vote). */
-export function decideStep (votes: ReadonlyMap<number, Verdict>, f: number): StepDecision {
+/** A decision needs votes from a strict majority of the P peers: a peer cut off from the others decides nothing alone. */
+export const hasQuorum = (votes: ReadonlyMap<number, unknown>, peers: number): boolean => 2 * votes.size > peers
+
+/**
+ * The quorum's decision on a step from the votes collected (sender → vote). Without votes
+ * from a strict majority of the peers there is no quorum: the step is not confirmed (it rolls
+ * back, and a peer that was cut off resyncs once it hears the others again).
+ */
+export function decideStep (votes: ReadonlyMap<number, Verdict>, f: number, peers: number): StepDecision {
   let rollbackVotes = 0
   const accusations = new Map<number, number>()
   const flagged = new Set<number>()
@@ -52,7 +59,7 @@ export function decideStep (votes: ReadonlyMap<number, Verdict>, f: number): Ste
     }
   }
   for (const [x, n] of accusations) if (n >= f + 1) flagged.add(x)
-  const rollback = rollbackVotes >= f + 1
+  const rollback = rollbackVotes >= f + 1 || !hasQuorum(votes, peers)
   const suspicion = new Map<number, number>()
   for (const [voter, v] of votes) if (v.uncorrectable) for (const x of v.flagged) if (x !== voter) suspicion.set(x, (suspicion.get(x) ?? 0) + 1)
   const suspects = new Set([...suspicion].filter(([, n]) => n >= f + 1).map(([x]) => x))
@@ -86,8 +93,10 @@ export function rateLimit (causes: Map<string, number[]>, suspects: ReadonlySet<
 }
 
 /** The quorum's decision on an audit: a part is repaired when f + 1 voters (or its owner) name it. */
-export function decideAudit (votes: ReadonlyMap<number, AuditVerdict>, f: number, layers: number): AuditVerdict {
+export function decideAudit (votes: ReadonlyMap<number, AuditVerdict>, f: number, layers: number, peers: number): AuditVerdict {
   const out = emptyAuditVerdict(layers)
+  // Without a quorum of voters nothing is verified.
+  if (!hasQuorum(votes, peers)) { out.uncorrectable = true; return out }
   let undecidable = 0
   const count = (into: Set<number>, sets: Array<{ voter: number, set: ReadonlySet<number> }>): void => {
     const n = new Map<number, number>()

@@ -68,7 +68,7 @@ async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutco
     matVecInto(velocity, r, payload.data, off); off += shard.rows
   }
   for (const st of state.layers) { payload.data.set(st.bias, off); off += st.bias.length; payload.data.set(st.biasVelocity, off); off += st.bias.length }
-  ctx.inject('sketch', payload.data, -1)
+  ctx.inject('sketch', payload.data, -1 - pass)
   const c = await ctx.round(roundKey(ctx, -1 - pass, 'audit'), payload, ctx.policies.audit(), undefined, true)
 
   const { verdict, biasRef } = judge(ctx, c, sketchLen, biasLen)
@@ -80,13 +80,13 @@ async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutco
   // Agree on whom to repair, by quorum (agree.ts): a part is rebuilt when f + 1 peers, or its
   // owner, name it; a lone liar can neither force a repair nor an undecidable audit.
   const votes = await collectVotes(ctx, roundKey(ctx, -1 - pass, 'audit-verdict'), verdict, auditVerdicts(geo.peers, geo.L))
-  const agreed = decideAudit(votes, faultTolerance(ctx.scheme), geo.L)
+  const agreed = decideAudit(votes, faultTolerance(ctx.scheme), geo.L, geo.peers)
   if (agreed.uncorrectable) return null
   return await repair(ctx, agreed, biasRef, pass)
 }
 
 /** This peer's verdict on the collected sketches, and the majority's biases (what a bad peer takes). */
-function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: number): { verdict: AuditVerdict, biasRef: Float64Array } {
+function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: number): { verdict: AuditVerdict, biasRef: Float64Array | null } {
   const { scheme, geo, state, self } = ctx
   const { L, m } = geo
   const tolOf = (ph: 'forward' | 'backward' | 'shard'): number => scheme.tolerance?.(ph) ?? 1e-9
@@ -128,24 +128,25 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
       }
     }
   }
-  // Replicated state: the copy a strict majority holds is the reference.
-  const biasRef = new Float64Array(biasLen)
+  // Replicated state: the copy a strict majority holds is the reference (null: some part has none).
+  let biasRef: Float64Array | null = new Float64Array(biasLen)
   let boff = 0
   for (let l = 0; l < L; l++) {
     const rows = geo.shapes[l].rows
     for (let part = 0; part < 2; part++, boff += rows) {
       const slice = new Map<number, Float64Array>()
       for (const [p, b] of biases) slice.set(p, b.subarray(boff, boff + rows))
-      if (slice.size === 0) continue
+      if (slice.size === 0) { biasRef = null; continue }
       let ref: Float64Array | null = null
       let tol = 0
       for (tol of stateLadder) { ref = majorityCopy(slice, geo.peers, tol); if (ref !== null) break }
       if (ref === null) {
         verdict.uncorrectable = true
+        biasRef = null
         ctx.log(`${where}: no majority copy of layer ${l} ${part === 0 ? 'bias' : 'bias velocity'}`)
         continue
       }
-      biasRef.set(ref, boff)
+      biasRef?.set(ref, boff)
       for (const [p, b] of slice) if (relativeDistance(b, ref) > tol) verdict.biases.add(p)
     }
   }
@@ -155,7 +156,7 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
 const ascending = (s: Iterable<number>): number[] => [...s].sort((a, b) => a - b)
 
 /** Rebuild what the agreed verdict names: shards layer by layer from the healthy peers, biases from the majority. */
-async function repair (ctx: TrainerContext, agreed: AuditVerdict, biasRef: Float64Array, pass: number): Promise<AuditOutcome | null> {
+async function repair (ctx: TrainerContext, agreed: AuditVerdict, biasRef: Float64Array | null, pass: number): Promise<AuditOutcome | null> {
   const { scheme, geo, state, self } = ctx
   const { L, m, n, peers: P } = geo
   const badIn = agreed.shards.map(ascending)
@@ -180,17 +181,22 @@ async function repair (ctx: TrainerContext, agreed: AuditVerdict, biasRef: Float
       if (rebuilt.data.length !== 2 * half) throw new Error('repaired shard has the wrong size')
       st.shard.data.set(rebuilt.data.subarray(0, half))
       st.velocity.data.set(rebuilt.data.subarray(half))
-      ctx.inject('repair', st.shard.data, l)
+      ctx.inject('repair', st.shard.data, l, `pass ${pass}`)
       fixedSelf = true
     } catch (err) {
       ctx.log(`peer ${self} step ${state.step}: could not repair layer ${l}: ${(err as Error).message}`)
     }
   }
-  if (targets.includes(self)) {
-    // Replicated state: take the majority's copy.
-    let o = 0
-    for (const st of state.layers) { st.bias.set(biasRef.subarray(o, o + st.bias.length)); o += st.bias.length; st.biasVelocity.set(biasRef.subarray(o, o + st.bias.length)); o += st.bias.length }
-    fixedSelf = true
+  if (agreed.biases.has(self)) {
+    // Replicated state: take the majority's copy — only a copy this peer saw a majority hold.
+    if (biasRef === null) {
+      ctx.log(`peer ${self} step ${state.step}: could not repair its biases: no majority copy in hand`)
+    } else {
+      let o = 0
+      for (const st of state.layers) { st.bias.set(biasRef.subarray(o, o + st.bias.length)); o += st.bias.length; st.biasVelocity.set(biasRef.subarray(o, o + st.bias.length)); o += st.bias.length }
+      ctx.inject('repair', state.layers[0].bias, -1, `biases pass ${pass}`)
+      fixedSelf = true
+    }
   }
   return { repaired: targets, self: fixedSelf }
 }

@@ -28,9 +28,12 @@ export interface Position {
  * The median (attempt, step) of the others' newest product rounds heard since `since`: where
  * they are; null when fewer than half of them were heard.
  */
-export function networkPosition (positions: ReadonlyArray<PeerPosition | null>, self: number, since: number): Position | null {
-  const ps = positions.filter((p, i): p is PeerPosition => p !== null && i !== self && p.seq > since)
+export function networkPosition (positions: ReadonlyArray<PeerPosition | null>, self: number, since: number, mine?: Position): Position | null {
+  const ps: Position[] = positions.filter((p, i): p is PeerPosition => p !== null && i !== self && p.seq > since)
   if (ps.length === 0 || ps.length < Math.ceil((positions.length - 1) / 2)) return null
+  // With this peer's own position counted, every peer of an evenly split network picks the
+  // same side (the upper median), so the two halves do not swap places forever.
+  if (mine !== undefined) ps.push(mine)
   ps.sort((a, b) => a.attempt - b.attempt || a.step - b.step)
   const mid = ps[Math.floor(ps.length / 2)]
   return { step: mid.step, attempt: mid.attempt }
@@ -42,9 +45,9 @@ export function networkPosition (positions: ReadonlyArray<PeerPosition | null>, 
  */
 export function resyncAfterFailure (ctx: TrainerContext, totalSteps: number, since: number): { from: Position, to: Position } | null {
   const { state, exchange } = ctx
-  const net = networkPosition(exchange.positions(), ctx.self, Math.max(since, state.heardSince))
-  if (net === null) return null
   const mine = { step: state.step, attempt: state.attempt }
+  const net = networkPosition(exchange.positions(), ctx.self, Math.max(since, state.heardSince), mine)
+  if (net === null) return null
   if (net.attempt === mine.attempt && net.step === mine.step) return null
   const to = { step: Math.min(net.step + 1, totalSteps), attempt: net.attempt }
   moveTo(ctx, to)

@@ -58,7 +58,9 @@ export function createPolicies (o: PolicyOptions): Policies {
       return { ...policy(q + (distrustSelf ? 1 : 0)), enough }
     },
     verdict: () => ({ threshold: Math.ceil((P + 1) / 2), want: P, timeoutMs, graceMs: verdictGraceMs }),
-    audit: () => policy(Math.max(Math.min(P, mn), Math.floor(P / 2) + 1)),
+    // Every live member's sketch is waited for (up to the verdict grace): a sketch that comes
+    // after the deadline is a state nobody judged.
+    audit: () => ({ ...policy(Math.max(Math.min(P, mn), Math.floor(P / 2) + 1)), graceMs: verdictGraceMs }),
     shard: (repaired, bad) => repaired ? policy(Math.min(mn + 1, P - bad), P - bad) : policy(1, 1),
     weights: () => ({ threshold: Math.min(P, mn + 1), want: P, timeoutMs, graceMs: verdictGraceMs })
   }

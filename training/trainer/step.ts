@@ -57,7 +57,7 @@ export async function runStep (ctx: TrainerContext, plan: StepPlan): Promise<Ste
   const settle = async (): Promise<boolean> => {
     if (votesKey === null || pending === null) return true
     const votes = await collectVotes(ctx, votesKey, null, stepVerdicts(ctx.geo.peers))
-    const d = decideStep(votes, plan.faultTolerance)
+    const d = decideStep(votes, plan.faultTolerance, ctx.geo.peers)
     recordDecision(report, pending.step, d)
     state.pending = null
     if (d.rollback) {

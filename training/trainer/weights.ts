@@ -26,6 +26,11 @@ export function decodeModelFrom (ctx: TrainerContext, all: ReadonlyMap<number, r
  * audit is left to decodeWeights to report — then every peer's shards, then decode.
  */
 export async function decodedWeights (ctx: TrainerContext): Promise<Model> {
+  // Every peer meets at one place for the final rounds, whatever attempt it finished at (peers
+  // that resynced or rolled back near the end may differ): the last step, attempt 0, and audit
+  // vectors from the step alone (decodeWeights checks whole shards anyway).
+  ctx.state.attempt = 0
+  ctx.state.auditSalt = 0
   await audit(ctx)
   const all = new Map<number, Matrix[]>()
   for (let l = 0; l < ctx.geo.L; l++) {

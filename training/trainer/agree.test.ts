@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { decideAudit, decideStep, hasQuorum, rateLimit, ROLLBACKS_PER_CAUSE } from './agree.ts'
+import { networkPosition } from './resync.ts'
+import { emptyAuditVerdict, type Verdict } from '../recovery.ts'
+
+const vote = (uncorrectable: boolean, flagged: number[] = []): Verdict => ({ uncorrectable, flagged: new Set(flagged) })
+const votes = (vs: Verdict[]): Map<number, Verdict> => new Map(vs.map((v, i) => [i, v]))
+
+describe('quorum decisions (f = 1, P = 6)', () => {
+  it('a lone rollback vote is outvoted and its voter flagged', () => {
+    const d = decideStep(votes([vote(false), vote(true), vote(false), vote(false), vote(false), vote(false)]), 1, 6)
+    expect(d.rollback).toBe(false)
+    expect([...d.contradicted]).toEqual([1])
+    expect(d.flagged.has(1)).toBe(true)
+  })
+
+  it('f + 1 rollback votes roll back, and name the peers they suspected as the cause', () => {
+    const d = decideStep(votes([vote(true, [4]), vote(true, [4]), vote(false), vote(false), vote(false), vote(false)]), 1, 6)
+    expect(d.rollback).toBe(true)
+    expect([...d.suspects]).toEqual([4])
+  })
+
+  it('a lone accusation flags nobody; two do; a peer that flags itself is believed', () => {
+    expect([...decideStep(votes([vote(false, [3]), vote(false), vote(false), vote(false), vote(false), vote(false)]), 1, 6).flagged]).toEqual([])
+    expect([...decideStep(votes([vote(false, [3]), vote(false, [3]), vote(false), vote(false), vote(false), vote(false)]), 1, 6).flagged]).toEqual([3])
+    expect([...decideStep(votes([vote(false), vote(false), vote(false), vote(false), vote(false), vote(false, [5])]), 1, 6).flagged]).toEqual([5])
+  })
+
+  it('without votes from a strict majority nothing is confirmed', () => {
+    expect(hasQuorum(votes([vote(false), vote(false), vote(false)]), 6)).toBe(false)
+    expect(decideStep(votes([vote(false), vote(false), vote(false)]), 1, 6).rollback).toBe(true)
+    const a = decideAudit(new Map([[0, emptyAuditVerdict(2)], [1, emptyAuditVerdict(2)], [2, emptyAuditVerdict(2)]]), 1, 2, 6)
+    expect(a.uncorrectable).toBe(true)
+  })
+
+  it('with f = 0 every vote counts (the union rule)', () => {
+    expect(decideStep(votes([vote(false), vote(true), vote(false)]), 0, 3).rollback).toBe(true)
+  })
+
+  it('an audit repairs a part when f + 1 voters or its owner name it', () => {
+    const v = (shards: number[][], biases: number[] = [], uncorrectable = false) => ({ uncorrectable, shards: shards.map(s => new Set(s)), biases: new Set(biases) })
+    const a = decideAudit(new Map([[0, v([[2], []])], [1, v([[2], []])], [2, v([[], []], [2])], [3, v([[], [5]])], [4, v([[], []], [], true)]]), 1, 2, 6)
+    expect([...a.shards[0]]).toEqual([2])
+    expect([...a.shards[1]]).toEqual([])
+    expect([...a.biases]).toEqual([2])
+    expect(a.uncorrectable).toBe(false)
+  })
+
+  it('rate-limits rollbacks per cause: the same ≤ f suspects, three times in the window, are quarantined', () => {
+    const causes = new Map<string, number[]>()
+    let q: Set<number> | null = null
+    for (let k = 0; k < ROLLBACKS_PER_CAUSE; k++) q = rateLimit(causes, new Set([3]), 10 + k, 1)
+    expect(q === null ? null : [...q]).toEqual([3])
+    // More suspects than f: not a few faulty peers; no quarantine.
+    for (let k = 0; k < 5; k++) expect(rateLimit(causes, new Set([1, 2]), 10 + k, 1)).toBeNull()
+    // Nobody to blame: not limited.
+    expect(rateLimit(causes, new Set(), 12, 1)).toBeNull()
+  })
+})
+
+describe('the network position', () => {
+  const at = (step: number, attempt: number, seq: number) => ({ step, attempt, seq })
+  it('is the median of the others heard since a point, and needs half of them', () => {
+    expect(networkPosition([null, at(5, 0, 3), at(5, 0, 4), at(4, 0, 5), null], 0, 0)).toEqual({ step: 5, attempt: 0 })
+    expect(networkPosition([null, at(5, 0, 1), at(5, 0, 2), null, null], 0, 1)).toBeNull()
+  })
+  it('counting the peer itself, both halves of an even split pick the same side', () => {
+    const ps = [at(9, 2, 9), at(9, 2, 9), at(9, 2, 9), at(12, 1, 9), at(12, 1, 9), at(12, 1, 9)]
+    const a = networkPosition(ps, 0, 0, { step: 9, attempt: 2 })
+    const b = networkPosition(ps, 4, 0, { step: 12, attempt: 1 })
+    expect(a).toEqual(b)
+  })
+})
