@@ -10,7 +10,10 @@
  *   faulty peers  up to f = ⌊(P − Q)/2⌋ of them (Q the larger recovery threshold of the code):
  *                 byzantine, lying voter, crash + restart, the minority side of a partition, or
  *                 a straggler — each a distinct peer, and counted as if all were faulty at
- *                 once (windows of crashes and partitions may or may not overlap)
+ *                 once (windows of crashes and partitions may or may not overlap). Random soft
+ *                 errors and garbled results spend the same budget (each is a wrong result in
+ *                 some round): with faulty peers drawn, soft errors are capped at rate 0.003
+ *                 and garbled messages are retransmitted (stream semantics) rather than erased
  *   checkpoints   every 10, 20 or 50 steps
  *
  * The clean twin is the same config (seed, model, data order, code) with no soft errors and no
@@ -119,9 +122,6 @@ export function drawNemesis (seed: number, base: SoakBase = DEFAULT_SOAK_BASE): 
 
   const flags = { ...baseFlags(base, seed), 'checkpoint-every': String(checkpointEvery) }
   const clean = trainingConfigFromFlags(flags)
-  const config = softErrors === null
-    ? clean
-    : trainingConfigFromFlags({ ...flags, 'error-rate': String(softErrors.rate), 'error-kind': softErrors.kind, 'error-model': softErrors.model, 'error-magnitude': String(softErrors.magnitude) })
   const f = toleratedFaults(clean)
 
   // Faulty peers: at most f, distinct, all counted as simultaneous.
@@ -153,6 +153,14 @@ export function drawNemesis (seed: number, base: SoakBase = DEFAULT_SOAK_BASE): 
   }
   plan.byzantinePeers.sort((a, b) => a - b)
   plan.lyingVoters.sort((a, b) => a - b)
+  // Faulty peers spend the tolerance; random wrong results must stay within what is left.
+  if (roles.length > 0) {
+    if (softErrors !== null) softErrors = { ...softErrors, rate: Math.min(softErrors.rate, 0.003) }
+    if (garbling && network.datagrams === true) delete network.datagrams
+  }
+  const config = softErrors === null
+    ? clean
+    : trainingConfigFromFlags({ ...flags, 'error-rate': String(softErrors.rate), 'error-kind': softErrors.kind, 'error-model': softErrors.model, 'error-magnitude': String(softErrors.magnitude) })
 
   const parts = [describeSoftErrors(softErrors), describeFaultPlan({ ...plan, faultSites: undefined }), checkpointEvery !== 50 ? `ckpt ${checkpointEvery}` : '']
   const text = parts.filter(s => s !== '').join(' | ')
