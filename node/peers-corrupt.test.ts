@@ -43,5 +43,5 @@ describe('a peer sending corrupted results', () => {
       expect(r.summary.faults.detected).toBeGreaterThan(0)
       expect(r.summary.faults.corrected).toBeGreaterThan(0)
     }
-  }, 150_000)
+  }, 240_000)
 })

@@ -41,5 +41,5 @@ describe('a crashed peer', () => {
       expect(r.summary.repairs).toBeGreaterThanOrEqual(1)
       expect(r.summary.faults.uncorrectable).toBe(0)
     }
-  }, 150_000)
+  }, 240_000)
 })

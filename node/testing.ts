@@ -53,7 +53,7 @@ export function startPeer (name: string, dir: string, job: string, extra: string
 }
 
 /** Resolves with the first match of `re` in the peer's stderr. */
-export async function waitFor (p: PeerProcess, re: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+export async function waitFor (p: PeerProcess, re: RegExp, timeoutMs = 90_000): Promise<RegExpMatchArray> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const m = re.exec(p.stderr)
