@@ -44,8 +44,8 @@ export interface TrainingConfig {
   errorMagnitude: number
   errorModel: ErrorModel
   checkpointEvery: number
-  /** Optional so older job files stay valid; absent means the default, 'cosine'. */
-  lrSchedule?: LrSchedule
+  /** How the learning rate moves (job files must name it: a job file lacking it is refused). */
+  lrSchedule: LrSchedule
 }
 
 export class ConfigError extends Error {
