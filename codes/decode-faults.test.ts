@@ -1,7 +1,8 @@
 /**
  * Measured false-accept rates of PolyDot decoding: random error patterns within and
  * beyond the correction bounds, ≥ 10,000 trials per mode. A false accept is `ok: true`
- * with a value off the truth by more than 1e-6 relative.
+ * with a value off the truth by more than 1e-6 relative. (The full table, with coordinated
+ * errors and every validator-accepted code up to P = 16: codes/scripts/false-accept.ts.)
  */
 import { describe, expect, it } from 'vitest'
 import { gemm } from './gemm/index.ts'
@@ -18,11 +19,11 @@ const TRIALS = 20_000
 const RANDOM_KINDS: DecoderErrorKind[] = ['gaussian', 'huge', 'tiny', 'nan', 'inf']
 const CONFIGS = polydotConfigs(12).filter(([P, m, n]) => P - (2 * m * n - n) >= 1 && P - (m * n + n - 1) >= 1)
 
-interface Tally { within: number, withinWrong: number, withinRefused: number, beyond: number, beyondWrong: number, beyondRefused: number }
+interface Tally { within: number, withinWrong: number, withinRefused: number, withinLeverage: number, beyond: number, beyondWrong: number, beyondRefused: number }
 
 function run (mode: DecodeMode, seed: number): Tally {
   const rng = createRng(seed)
-  const t: Tally = { within: 0, withinWrong: 0, withinRefused: 0, beyond: 0, beyondWrong: 0, beyondRefused: 0 }
+  const t: Tally = { within: 0, withinWrong: 0, withinRefused: 0, withinLeverage: 0, beyond: 0, beyondWrong: 0, beyondRefused: 0 }
   for (let trial = 0; trial < TRIALS; trial++) {
     const [P, m, n] = CONFIGS[Math.floor(rng() * CONFIGS.length)]
     const s = polydot(P, m, n)
@@ -54,13 +55,17 @@ function run (mode: DecodeMode, seed: number): Tally {
     const wrong = d.ok && !(relativeError(d.value, truth) <= 1e-6)
     if (!d.ok && !beyond && process.env.DEBUG_FAULTS !== undefined) console.log('refused', { P, m, n, Q, R, reason: d.reason, errs: [...bad].map(p => relativeError(ys.get(p)!, honest.get(p)!)) })
     if (wrong && process.env.DEBUG_FAULTS !== undefined) console.log({ P, m, n, phase, Q, R, e, beyond, bad: [...bad], faulty: d.ok && d.faulty, err: d.ok && relativeError(d.value, truth), kinds: [...bad].map(p => relativeError(ys.get(p)!, honest.get(p)!)) })
-    if (beyond) { t.beyond++; if (wrong) t.beyondWrong++; if (!d.ok) t.beyondRefused++ } else { t.within++; if (wrong) t.withinWrong++; if (!d.ok) t.withinRefused++ }
+    if (beyond) { t.beyond++; if (wrong) t.beyondWrong++; if (!d.ok) t.beyondRefused++ } else {
+      t.within++
+      if (wrong) t.withinWrong++
+      if (!d.ok) { t.withinRefused++; if (d.reason.startsWith('leverage')) t.withinLeverage++ }
+    }
   }
   return t
 }
 
 function report (mode: DecodeMode, t: Tally): void {
-  console.log(`[${mode}] within bound: ${t.within} trials, false accepts ${t.withinWrong} (rate ${(t.withinWrong / t.within).toExponential(2)}), refused ${t.withinRefused}; ` +
+  console.log(`[${mode}] within bound: ${t.within} trials, false accepts ${t.withinWrong} (rate ${(t.withinWrong / t.within).toExponential(2)}), refused ${t.withinRefused} (${t.withinLeverage} by the leverage bound); ` +
     `beyond bound: ${t.beyond} trials, false accepts ${t.beyondWrong} (rate ${(t.beyondWrong / t.beyond).toExponential(2)}), refused ${t.beyondRefused}`)
 }
 
@@ -70,7 +75,10 @@ describe('PolyDot false-accept rate (measured)', () => {
     report('adversarial', t)
     expect(t.within + t.beyond).toBe(TRIALS)
     expect(t.withinWrong).toBe(0)
-    expect(t.withinRefused).toBe(0)
+    // Within the bound a decode is refused only by the leverage bound (R from Q + 1 up, random
+    // subsets: the result set may rest too heavily on one result; the caller waits for more).
+    expect(t.withinRefused).toBe(t.withinLeverage)
+    expect(t.withinLeverage / t.within).toBeLessThan(0.03)
     expect(t.beyondWrong / t.beyond).toBeLessThanOrEqual(1e-4)
   })
 
@@ -78,8 +86,10 @@ describe('PolyDot false-accept rate (measured)', () => {
     const t = run('probabilistic', 23)
     report('probabilistic', t)
     expect(t.withinWrong).toBe(0)
-    // Refusals within the bound only for errors at the detection limit (ambiguous fits).
-    expect(t.withinRefused / t.within).toBeLessThan(1e-3)
+    // Refusals within the bound only for errors at the detection limit (ambiguous fits), or by
+    // the leverage bound (the results left rest too heavily on one of them).
+    expect((t.withinRefused - t.withinLeverage) / t.within).toBeLessThan(1e-3)
+    expect(t.withinLeverage / t.within).toBeLessThan(0.05)
     expect(t.beyondWrong / t.beyond).toBeLessThanOrEqual(1e-4)
   })
 })

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest'
 import { chebyshevPoints, chebVandermonde } from './chebyshev.ts'
 import { robustDecode, type PeerVector } from './decode.ts'
-import type { Agreement } from './decode/fit.ts'
+import { type Agreement, evaluateFunctionals, fitSet, receive } from './decode/fit.ts'
+import { hiddenShift } from './decode/leverage.ts'
 import { acceptsAgreement, errorBound, unambiguous } from './decode/search.ts'
 import { createGaussian, createRng } from './random.ts'
 
@@ -42,6 +43,56 @@ describe('decode rules', () => {
     expect(unambiguous([absorbed, clean], tol)).toBe(clean)
     expect(unambiguous([absorbed, absorbed], tol)).toBeNull()
     expect(unambiguous([clean, clean], tol)).toBeNull()
+  })
+
+  it('of several clean sets takes the one within the adversarial bound (colluders on another code word)', () => {
+    const tol = 1e-6
+    // R = 8, q = 2: t = 3. Honest set of 6 (2 left out), colluders' set of 2 (6 left out).
+    const honest = agreement([0, 1, 2, 3, 4, 5], [1e-12, 1e-12, 1e-12, 1e-12, 1e-12, 1e-12, 1, 1])
+    const colluders = agreement([6, 7], [1, 1, 1, 1, 1, 1, 1e-12, 1e-12])
+    expect(unambiguous([colluders, honest], tol, { R: 8, q: 2 })).toBe(honest)
+    expect(unambiguous([colluders, honest], tol)).toBeNull()
+    // Even when the colluders' set is the clean one (their polynomial small on the honest
+    // results) and the honest set absorbed sub-tolerance colluders: the set within the bound.
+    const absorbed = agreement([0, 1, 2, 3, 4, 5], [1e-12, 1e-12, 1e-12, 5e-7, 1e-12, 1e-12, 1, 1])
+    const cleanColluders = agreement([4, 5, 6, 7], [1, 1, 1, 1, 1e-12, 1e-12, 1e-12, 1e-12])
+    expect(unambiguous([cleanColluders, absorbed], tol, { R: 8, q: 2 })).toBe(absorbed)
+    expect(unambiguous([cleanColluders, absorbed], tol)).toBe(cleanColluders)
+    // Neither within the bound: ambiguous.
+    expect(unambiguous([agreement([0, 1, 2, 3], new Array(8).fill(1e-12)), agreement([4, 5, 6, 7], new Array(8).fill(1e-12))], tol, { R: 8, q: 2 })).toBeNull()
+  })
+})
+
+describe('leverage bounds', () => {
+  it('refuses R = Q (nothing to check) and a point the others cannot see; accepts a spread set', () => {
+    const q = 4
+    const { points, results } = codeword(12, q, 3, 7)
+    expect(robustDecode(points, q, [], results.slice(0, q), { mode: 'probabilistic', tolerance: 1e-8 }))
+      .toEqual({ ok: false, reason: 'too few results to check (4 of 5)', suspects: [] })
+    const spread = [0, 3, 6, 9, 11].map(p => results[p])
+    expect(robustDecode(points, q, [Float64Array.from([1, 0, 0, 0])], spread, { mode: 'probabilistic', tolerance: 1e-8 }).ok).toBe(true)
+    // With a target of 0 every decode would move by something: refused on leverage.
+    const r = robustDecode(points, q, [Float64Array.from([1, 0, 0, 0])], spread, { mode: 'probabilistic', tolerance: 1e-8, acceptShift: 0 })
+    expect(r.ok === false && r.reason).toMatch(/^leverage: an error hidden at peer \d+/)
+  })
+
+  it('the one-error bound equals the exact leave-one-out shift', () => {
+    const q = 3
+    const { points, results } = codeword(8, q, 4, 9)
+    results[7].data[1] += 1e-6
+    const received = receive(results.map(r => points[r.peer]), q, results.map(r => r.data))
+    const all = results.map((_, i) => i)
+    const fit = fitSet(received, all)!
+    const F = [Float64Array.from([1, 0, 0])]
+    const h = hiddenShift(received, all, fit, F, null)
+    // DFBETA: the decode moves by exactly g_7·r_7/(1 − h_77) when result 7 is dropped.
+    const dropped = fitSet(received, all.slice(0, 7))!
+    const a = evaluateFunctionals(received, F, fit.pinv)[0]
+    const b = evaluateFunctionals(received, F, dropped.pinv)[0]
+    let d = 0
+    for (let k = 0; k < a.length; k++) d += (a[k] - b[k]) ** 2
+    expect(h.at).toBe(7)
+    expect(Math.abs(h.shift - Math.sqrt(d)) / Math.sqrt(d)).toBeLessThan(1e-6)
   })
 })
 

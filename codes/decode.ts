@@ -1,7 +1,9 @@
 /**
  * Erasure and error decoding of evaluation codes: every peer p returns (a vector of)
- * values at v_p of one polynomial of degree < q, written in the Chebyshev basis. From any
- * q results we interpolate; results beyond q buy detection and correction.
+ * values at v_p of one polynomial of degree < q, written in the Chebyshev basis. Any q
+ * results determine it, but q results always fit some polynomial, so nothing is accepted
+ * from fewer than q + 1 ("too few results to check"); results beyond q buy detection and
+ * correction.
  *
  * Consistency is judged per peer on its whole result vector: after fitting the
  * polynomial to a set S by least squares, peer p's relative residual is
@@ -28,19 +30,30 @@
  * just above the tolerance (bit flips come in every size) is what makes sets ambiguous, and
  * at the rounding level it is plainly an error, so the honest set is found and that peer is
  * flagged instead of the round being refused.
+ * Of several clean sets, the one within the adversarial bound is taken (colluders agreeing on
+ * another code word form a clean set too).
+ * Leverage (decode/leverage.ts): an agreeing set is accepted only if an error hidden by the fit
+ * — one at any member, or up to ⌊(R − q)/2⌋ + 1 colluding members — could not move the decode
+ * by more than ACCEPT_SHIFT (1e-7) relative; otherwise { ok: false, reason: 'leverage: …' } and
+ * the caller waits for more results (a leverage refusal is looked at once more at the rounding
+ * level, in both modes: an error the tolerance let in is flagged there).
  * No accepted candidate ⇒ { ok: false }: a wrong value is never returned as ok (beyond the
- * guarantees, only by an error pattern that itself lies on another code word).
+ * guarantees, only by an error pattern that itself lies on — or, within the tolerance, near —
+ * another code word: docs/codes.md §Leverage, limits).
  *
  * The pieces live in codes/decode/: fit.ts (full-vector fits, residuals, confirmation),
  * sketch.ts (the sketches that screen candidates), search.ts (candidate levels, the mode's
- * acceptance rule, the ambiguity rule).
+ * acceptance rule, the ambiguity rule), leverage.ts (the hidden-error bounds).
  */
 import { allFinite } from './matrix.ts'
+import { chebVandermonde } from './chebyshev.ts'
 import type { DecodeMode } from './scheme.ts'
 import { type Fit, type Received, agrees, evaluateFunctionals, fitSet, membership, receive } from './decode/fit.ts'
-import { CLEAN_FRACTION, DEFAULT_MAX_CANDIDATES, errorBound, searchCandidates } from './decode/search.ts'
+import { CLEAN_FRACTION, DEFAULT_MAX_CANDIDATES, adversarialBound, errorBound, searchCandidates } from './decode/search.ts'
+import { ACCEPT_SHIFT, colludingShift, hiddenShift, leverageBasis } from './decode/leverage.ts'
 
 export { CLEAN_FRACTION, DEFAULT_MAX_CANDIDATES } from './decode/search.ts'
+export { ACCEPT_SHIFT } from './decode/leverage.ts'
 export { sketchDirections } from './decode/sketch.ts'
 
 export interface RobustDecodeOptions {
@@ -51,6 +64,19 @@ export interface RobustDecodeOptions {
   maxCandidates?: number
   /** Sketch directions (default 4). */
   sketchDimension?: number
+  /**
+   * A lower bound for the leverage bound's rounding floor (relative residual below which a
+   * computed residual carries no information); the floor is otherwise 10·ε·κ_F of the agreeing
+   * set (codes/decode/leverage.ts). Default 0.
+   */
+  roundingFloor?: number
+  /** Largest accepted relative shift of the decode by hidden errors (default ACCEPT_SHIFT). */
+  acceptShift?: number
+  /**
+   * Worst cond₂ over every q-subset of `points` (measured exhaustively), when known: lets the
+   * several-hidden-errors bound skip its exact step in the common case (codes/decode/leverage.ts).
+   */
+  conditionNumber?: number
 }
 
 export type RobustDecode =
@@ -66,10 +92,12 @@ export interface PeerVector {
 type Decoded = Extract<RobustDecode, { ok: true }>
 
 /**
- * One decode at one tolerance. `refinable` marks failures of the candidate search itself
- * (not of too few results): worth a refined look.
+ * One decode at one tolerance. `refinable` marks failures worth a refined look: of the
+ * candidate search itself ('search', probabilistic mode), or of the leverage bound
+ * ('leverage', both modes: an error the tolerance let into the agreeing set may be flagged at
+ * the rounding level) — not of too few results.
  */
-type Attempt = Decoded | { ok: false, reason: string, suspects: number[], refinable: boolean }
+type Attempt = Decoded | { ok: false, reason: string, suspects: number[], refinable: false | 'search' | 'leverage' }
 
 /**
  * Decode `functionals` (each of length q, applied to the Chebyshev coefficients of the
@@ -85,12 +113,15 @@ export function robustDecode (
   const first = decodeAt(points, q, functionals, results, opts)
   if (first.ok) return first
   const refused: RobustDecode = { ok: false, reason: first.reason, suspects: first.suspects }
-  // Probabilistic mode only: adversarial decodes rest on the unique-decoding bound alone.
-  if (opts.mode !== 'probabilistic' || !first.refinable) return refused
+  // Search failures are refined in probabilistic mode only: adversarial decodes rest on the
+  // unique-decoding bound alone. Leverage refusals in both modes (the refined decode must
+  // pass the mode's rule and the leverage bounds all the same).
+  if (first.refinable === false || (first.refinable === 'search' && opts.mode !== 'probabilistic')) return refused
   // An error close to the tolerance is absorbed by some candidate sets and not by others, so
-  // the search finds several agreeing sets, or none that is stable. Looking again at the
-  // rounding level (tolerance·CLEAN_FRACTION, still ≥ 10× honest rounding) separates that
-  // error from the honest results: accepted only if the same rules hold there.
+  // the search finds several agreeing sets, or none that is stable; or it is absorbed by the
+  // agreeing set and only the leverage bound sees it. Looking again at the rounding level
+  // (tolerance·CLEAN_FRACTION, still ≥ 10× honest rounding) separates that error from the
+  // honest results: accepted only if the same rules hold there.
   const refined = decodeAt(points, q, functionals, results, { ...opts, tolerance: opts.tolerance * CLEAN_FRACTION })
   return refined.ok ? refined : refused
 }
@@ -110,24 +141,56 @@ function decodeAt (
   }
   const R = good.length
   const tol = opts.tolerance
-  const refuse = (reason: string, suspects: number[], refinable = false): Attempt => ({ ok: false, reason, suspects, refinable })
-  if (R < q) return refuse(`need ${q} results, have ${R} finite of ${results.length}`, sorted(nonFinite))
+  const refuse = (reason: string, suspects: number[], refinable: false | 'search' | 'leverage' = false): Attempt => ({ ok: false, reason, suspects, refinable })
+  // No unchecked acceptance: Q results always fit some code word, so a decode needs at least
+  // one result beyond the threshold to be checked at all (more to correct, by the mode's rule).
+  if (R <= q) return refuse(`too few results to check (${R} of ${q + 1})`, sorted(nonFinite))
   const received = receive(good.map(g => points[g.peer]), q, good.map(g => g.data))
-  const decoded = (members: number[], fit: Fit): Decoded =>
-    decodedFrom(received, functionals, good, nonFinite, members, fit)
+  const floor = opts.roundingFloor ?? 0
+  const target = opts.acceptShift ?? ACCEPT_SHIFT
+  const accept = (members: number[], fit: Fit, suspects: number[]): Attempt => {
+    const d = decodedFrom(received, functionals, good, nonFinite, members, fit)
+    // Results that are exactly zero decode to exactly zero: nothing can hide there.
+    if (members.every(i => received.norms[i] === 0)) return d
+    // Leverage: the decode must not move by more than `target` (relative) if any one of the
+    // results it rests on carries an error the fit absorbed (codes/decode/leverage.ts).
+    const codeRows = functionals.length === 0 ? { data: chebVandermonde(points, q), rows: points.length } : null
+    const basis = leverageBasis(received, members, fit, floor)
+    const h = hiddenShift(received, members, fit, functionals, codeRows, basis)
+    let size = 0
+    if (functionals.length > 0) {
+      for (const o of d.outputs) for (let t = 0; t < o.length; t++) size += o[t] * o[t]
+      size = Math.sqrt(size)
+    } else size = basis.scale // no outputs: shifts of code-word values, relative to a typical result
+    const relative = (x: number): string => Number.isFinite(x / size) ? (x / size).toExponential(1) : 'an unbounded amount'
+    if (!(h.shift <= target * size)) {
+      return refuse(
+        `leverage: an error hidden at peer ${good[h.at].peer} (1 − h = ${h.freedom.toExponential(1)}) could move the decode by ${relative(h.shift)} relative (accepted ≤ ${target.toExponential(0)}); more results lower the leverage`,
+        suspects, 'leverage')
+    }
+    // Up to t = ⌊(R − q)/2⌋ errors of any value are within the adversarial bound, and all of
+    // them may hide in A together — colluders on another code word pull the fit so that honest
+    // results are the ones flagged — so A is bounded for t hidden errors, not t − |flagged|;
+    // and for one more, so that colluders just beyond the bound are refused too (at stage 0,
+    // |A| − (t + 1) ≥ q always). Both modes; at least q members are left honest.
+    const hidden = Math.min(adversarialBound(R, q) + 1, members.length - q)
+    if (hidden >= 2) {
+      const c = colludingShift(received, members, fit, functionals, codeRows, hidden, opts.conditionNumber ?? null, target * size, basis)
+      if (!(c <= target * size)) {
+        return refuse(
+          `leverage: ${hidden} colluding errors hidden in the agreeing set could move the decode by ${relative(c)} relative (accepted ≤ ${target.toExponential(0)})`,
+          suspects, 'leverage')
+      }
+    }
+    return d
+  }
 
   // (0) All finite results.
   const all = Array.from({ length: R }, (_, i) => i)
   const fit0 = fitSet(received, all)
   if (fit0 === null) return refuse('interpolation matrix is singular', [])
-  // Exactly q results: nothing to verify. Accepted only as a pure erasure decode; once some
-  // results were visibly broken (non-finite), the remaining q are suspect too.
-  if (R === q) {
-    if (nonFinite.length === 0) return decoded(all, fit0)
-    return refuse(`only ${q} finite results left after ${nonFinite.length} non-finite: nothing to verify them with`, sorted(nonFinite))
-  }
   const flagged0 = all.filter(i => !agrees(fit0.residual[i], tol))
-  if (flagged0.length === 0) return decoded(all, fit0)
+  if (flagged0.length === 0) return accept(all, fit0, sorted(nonFinite))
 
   const suspects0 = sorted([...nonFinite, ...flagged0.map(i => good[i].peer)])
   const eMax = errorBound(opts.mode, R, q)
@@ -143,8 +206,8 @@ function decodeAt (
     maxCandidates: opts.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
     sketchDimension: opts.sketchDimension ?? 4
   })
-  if (found.ok) return decoded(found.agreement.members, found.agreement.fit)
-  return refuse(found.reason, suspects0, found.refinable)
+  if (found.ok) return accept(found.agreement.members, found.agreement.fit, suspects0)
+  return refuse(found.reason, suspects0, found.refinable ? 'search' : false)
 }
 
 /** The decode from the agreeing set `members` (indices into `good`) and its fit. */

@@ -80,7 +80,7 @@ export {
   conditionNumber, worstConditionNumber, worstConditionInfo, EXHAUSTIVE_SUBSET_LIMIT
 } from './chebyshev.ts'
 export type { WorstCondition } from './chebyshev.ts'
-export { robustDecode, sketchDirections } from './decode.ts'
+export { robustDecode, sketchDirections, ACCEPT_SHIFT, CLEAN_FRACTION } from './decode.ts'
 export type { RobustDecode, RobustDecodeOptions, PeerVector } from './decode.ts'
 export { createShardProbe, sketchShard } from './audit.ts'
 export { CodeConfigError, ConditionBudgetError, CodeInputError, UncorrectableError } from './errors.ts'

@@ -14,7 +14,8 @@
  *     W~_p ← W~_p − η (Σ_i a_i(v_p) Δ_i) (Σ_j b_j(v_p) X_j)ᵀ.
  * Thresholds: forward results have degree ≤ mn + n − 2 ⇒ Q_fwd = mn + n − 1; backward
  * degree ≤ 2mn − n − 1 ⇒ Q_bwd = 2mn − n. n = 1 is an MDS code on row blocks; m = 1 is
- * MatDot-like.
+ * MatDot-like. Q results determine a product but cannot check it: a decode needs Q + 1 (and
+ * shard repairs, audits and weight decodes mn + 1), so P ≥ max(Q_fwd, Q_bwd) + 1.
  */
 import { gemm } from './gemm/index.ts'
 import { type Matrix, ShapeError, fromBlocks, matrix, zeros } from './matrix.ts'
@@ -44,6 +45,11 @@ export interface ShardOptions {
 export interface PolyDotDecodeOptions extends DecodeOptions {
   /** Cap on candidate subsets examined by the error search (default 200,000). */
   maxCandidates?: number
+  /**
+   * Largest accepted relative shift of the decode by hidden errors (default ACCEPT_SHIFT =
+   * 1e-7, codes/decode/leverage.ts). Infinity turns the leverage bounds off — diagnostics only.
+   */
+  acceptShift?: number
 }
 
 /**
@@ -60,6 +66,9 @@ interface PhaseCode {
   q: number
   functionals: Float64Array[]
   tolerance: number
+  /** Worst cond₂ over q-subsets of the points, and whether every subset was measured. */
+  kappa: number
+  exhaustive: boolean
 }
 
 export class PolyDotScheme implements CodeScheme {
@@ -94,6 +103,11 @@ export class PolyDotScheme implements CodeScheme {
     if (peers < Math.max(qf, qb)) {
       throw new CodeConfigError(`polydot m=${m},n=${n} needs at least ${Math.max(qf, qb)} peers (Q_fwd=${qf}, Q_bwd=${qb}), got ${peers}`)
     }
+    // A decode is accepted only when it can be checked (R ≥ Q + 1): with P = Q a phase could
+    // never decode, so such a code is refused here rather than stalling every round.
+    if (peers === Math.max(qf, qb)) {
+      throw new CodeConfigError(`polydot m=${m},n=${n} on ${peers} peers has no redundancy in the ${qb >= qf ? 'backward' : 'forward'} phase (Q_fwd=${qf}, Q_bwd=${qb}): every decode needs Q + 1 results to be checked, so at least ${peers + 1} peers`)
+    }
     const budget = opts.conditionBudget ?? DEFAULT_CONDITION_BUDGET
     this.peers = peers; this.m = m; this.n = n
     this.points = chebyshevPoints(peers)
@@ -120,8 +134,8 @@ export class PolyDotScheme implements CodeScheme {
     this.bAt = Array.from({ length: P }, (_, p) => Float64Array.from(b, bj => chebEval(bj, this.points[p])))
     this.cAt = Array.from({ length: P }, (_, p) => Float64Array.from(f.dual, cj => chebEval(cj, this.points[p])))
     this.dAt = Array.from({ length: P }, (_, p) => Float64Array.from(g.dual, di => chebEval(di, this.points[p])))
-    this.fwd = { q: qf, functionals: f.functionals, tolerance: defaultTolerance(cf.value) }
-    this.bwd = { q: qb, functionals: g.functionals, tolerance: defaultTolerance(cb.value) }
+    this.fwd = { q: qf, functionals: f.functionals, tolerance: defaultTolerance(cf.value), kappa: cf.value, exhaustive: cf.exhaustive }
+    this.bwd = { q: qb, functionals: g.functionals, tolerance: defaultTolerance(cb.value), kappa: cb.value, exhaustive: cb.exhaustive }
     // Shards: coefficients C (mn) = M · blocks; block functionals are the rows of M⁻¹.
     const qs = m * n
     const M = Array.from({ length: qs }, () => new Float64Array(qs))
@@ -133,7 +147,8 @@ export class PolyDotScheme implements CodeScheme {
     }
     const Minv = invertSmall(M)
     if (Minv === null) throw new CodeConfigError('polydot: shard basis is singular')
-    this.shard = { q: qs, functionals: Minv, tolerance: defaultTolerance(worstConditionInfo(this.points, qs).value) }
+    const cs = worstConditionInfo(this.points, qs)
+    this.shard = { q: qs, functionals: Minv, tolerance: defaultTolerance(cs.value), kappa: cs.value, exhaustive: cs.exhaustive }
   }
 
   correctable (phase: Phase, received: number): Capability {
@@ -219,7 +234,9 @@ export class PolyDotScheme implements CodeScheme {
     const r = robustDecode(this.points, code.q, code.functionals, vectors, {
       mode: opts.mode ?? 'probabilistic',
       tolerance: opts.tolerance ?? code.tolerance,
-      maxCandidates: opts.maxCandidates
+      maxCandidates: opts.maxCandidates,
+      acceptShift: opts.acceptShift,
+      conditionNumber: code.exhaustive ? code.kappa : undefined
     })
     if (!r.ok) return { ok: false, reason: r.reason, suspects: merge(r.suspects, misshapen) }
     const value = zeros(blocks * rows, cols)
@@ -258,17 +275,30 @@ export class PolyDotScheme implements CodeScheme {
     gemm(dc, xc, shard, { transB: true, alpha: -lr, beta: 1 })
   }
 
+  /**
+   * Shards are values of one polynomial of degree < mn, so they decode like results with
+   * Q = mn: at least mn + 1 shards, the agreeing set passing the mode's rule and the
+   * leverage bound (codes/decode.ts), or a refusal.
+   */
   private decodeShards (shards: ReadonlyMap<number, Matrix>, functionals: Float64Array[], opts: ShardOptions, exclude?: number): { r: RobustDecode, rows: number, cols: number, misshapen: number[], count: number } {
     const given = new Map(shards)
     if (exclude !== undefined) given.delete(exclude)
     const { vectors, misshapen, rows, cols } = this.collect(given)
+    if (vectors.length === 0) return { r: { ok: false, reason: 'no shards', suspects: [] }, rows, cols, misshapen, count: 0 }
     const r = robustDecode(this.points, this.shard.q, functionals, vectors, {
       mode: opts.mode ?? 'probabilistic',
-      tolerance: opts.tolerance ?? this.shard.tolerance
+      tolerance: opts.tolerance ?? this.shard.tolerance,
+      conditionNumber: this.shard.exhaustive ? this.shard.kappa : undefined
     })
     return { r, rows, cols, misshapen, count: vectors.length }
   }
 
+  /**
+   * Peer `target`'s shard rebuilt from the others: needs at least mn + 1 of them, and rebuilds
+   * from the set that agrees on one code word (the mode's rule and the leverage bound). Throws
+   * UncorrectableError otherwise (too few shards, no agreeing set, leverage): mn shards always
+   * lie on some code word, so a repair from them would be unchecked.
+   */
   repairShard (shards: ReadonlyMap<number, Matrix>, target: number, opts: ShardOptions = {}): Matrix {
     this.checkPeer(target)
     const { r, rows, cols, misshapen } = this.decodeShards(shards, [chebValues(this.points[target], this.shard.q)], opts, target)
@@ -278,8 +308,8 @@ export class PolyDotScheme implements CodeScheme {
 
   checkShards (shards: ReadonlyMap<number, Matrix>, opts: ShardOptions = {}): ShardCheck {
     const { r, misshapen, count } = this.decodeShards(shards, [], opts)
-    // ≤ mn shards always lie on a code word: nothing can be told apart.
-    if (count <= this.shard.q) return { consistent: misshapen.length === 0 && count === shards.size, faulty: misshapen, decidable: false }
+    // ≤ mn shards always lie on a code word: nothing is checked, so nothing is "consistent".
+    if (count <= this.shard.q) return { consistent: false, faulty: misshapen, decidable: false }
     if (!r.ok) return { consistent: false, faulty: merge(r.suspects, misshapen), decidable: false }
     const faulty = merge(r.faulty, misshapen)
     return { consistent: faulty.length === 0, faulty, decidable: true }

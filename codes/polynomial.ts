@@ -6,7 +6,9 @@
  * Ã·B̃ = Σ_ij A_iB_j T_i T_{jm} is a polynomial of degree ≤ mn − 1, and since
  * T_i T_{jm} = ½(T_{i+jm} + T_{jm−i}) its Chebyshev coefficient i + jm is (½ or 1)·A_iB_j plus
  * at most the term ½A_{m−i}B_{j+1} of the next column block: a triangular map. Any mn
- * results determine every A_iB_j (decoded with the same erasure/error decoder as PolyDot).
+ * results determine every A_iB_j (decoded with the same erasure/error decoder as PolyDot),
+ * and like every decode of it a result is accepted only when checked: mn + 1 results at least,
+ * within the leverage bound (codes/decode.ts).
  * Not a CodeScheme: this is a one-shot product of two matrices, not a trained layer.
  */
 import { gemm } from './gemm/index.ts'
@@ -27,7 +29,7 @@ export class PolynomialCode {
   readonly m: number
   readonly n: number
   readonly points: Float64Array
-  /** mn: any mn results decode. */
+  /** mn: any mn results determine the product; a decode needs mn + 1 (one to check them). */
   readonly recoveryThreshold: number
   readonly conditionNumber: number
   private readonly functionals: Float64Array[]

@@ -59,11 +59,44 @@ describe('replication', () => {
   })
   it('rejects bad configurations', () => {
     expect(() => createScheme({ kind: 'replication', peers: 7, replicas: 3 })).toThrow(CodeConfigError)
+    // One replica checks nothing: that is the uncoded baseline, not replication.
+    expect(() => createScheme({ kind: 'replication', peers: 4, replicas: 1 })).toThrow(/at least 2 replicas/)
+  })
+
+  it('never accepts a lone copy: decode, repair, weights and audit need two agreeing copies', () => {
+    for (const phase of ['forward', 'backward'] as const) {
+      const r = run(s, phase, 3)
+      // Block 0 = peers 0, 2, 4; block 1 = peers 1, 3, 5. One copy of block 1 only, and it is wrong.
+      const lone = new Map([[0, r.ys[0]], [2, r.ys[2]], [3, wrong(r.ys[3])]])
+      for (const mode of ['adversarial', 'probabilistic'] as const) {
+        const d = s.decode(phase, lone, { mode })
+        expect(d.ok).toBe(false)
+        if (!d.ok) expect(d.reason).toMatch(/block 1: only one replica: a lone copy is unchecked/)
+        // Two agreeing copies of each block: accepted.
+        const two = new Map([[0, r.ys[0]], [2, r.ys[2]], [3, r.ys[3]], [5, r.ys[5]]])
+        const ok = s.decode(phase, two, { mode })
+        expect(ok.ok && relativeError(ok.value, r.truth)).toBeLessThan(1e-12)
+        // Two copies that disagree: refused (which one is right cannot be told).
+        two.set(5, wrong(r.ys[5]))
+        expect(s.decode(phase, two, { mode }).ok).toBe(false)
+      }
+    }
+    const r = run(s, 'forward', 4)
+    // Repair of peer 1 from one other copy (peer 3): unchecked, refused; from two agreeing: rebuilt.
+    expect(() => s.repairShard(new Map([[3, r.shards[3]], [0, r.shards[0]]]), 1)).toThrow(UncorrectableError)
+    expect(relativeError(s.repairShard(new Map([[3, r.shards[3]], [5, r.shards[5]]]), 1), r.shards[1])).toBe(0)
+    expect(() => s.repairShard(new Map([[3, r.shards[3]], [5, wrong(r.shards[5])]]), 1)).toThrow(UncorrectableError)
+    // Weights from one copy of a block: refused.
+    expect(() => s.decodeWeights(new Map([[0, r.shards[0]], [2, r.shards[2]], [1, r.shards[1]]]))).toThrow(/only one replica/)
+    // Audit: a block with one copy is unchecked — never "consistent".
+    expect(s.checkShards(new Map([[0, r.shards[0]], [2, r.shards[2]], [1, r.shards[1]]]))).toEqual({ consistent: false, faulty: [], decidable: false })
+    expect(s.checkShards(new Map([[0, r.shards[0]], [2, r.shards[2]], [1, r.shards[1]], [3, r.shards[3]]]))).toEqual({ consistent: true, faulty: [], decidable: true })
   })
 })
 
 describe('uncoded', () => {
   const s = createScheme({ kind: 'uncoded', peers: 4 })
+  // The unprotected baseline: no redundancy, so every result is accepted unchecked.
   it('decodes, accepts a wrong result silently, and fails on a missing one', () => {
     const r = run(s, 'backward')
     const map = new Map(r.ys.map((y, p) => [p, y]))
@@ -76,5 +109,8 @@ describe('uncoded', () => {
     expect(s.decode('backward', map).ok).toBe(false)
     expect(() => s.repairShard(new Map(r.shards.map((x, p) => [p, x])), 1)).toThrow(UncorrectableError)
     expect(s.recoveryThreshold).toEqual({ forward: 4, backward: 4 })
+    // Nothing to check: undecidable, but not called inconsistent (the baseline keeps running).
+    expect(s.checkShards(new Map(r.shards.map((x, p) => [p, x])))).toEqual({ consistent: true, faulty: [], decidable: false })
+    expect(relativeError(s.decodeWeights(new Map(r.shards.map((x, p) => [p, x]))), r.W)).toBe(0)
   })
 })

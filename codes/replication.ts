@@ -11,11 +11,18 @@
  *  - probabilistic mode: the largest agreeing group with ≥ 2 members, provided no other
  *    disjoint group of ≥ 2 disagrees with it (continuous random errors never agree, so this
  *    corrects up to k − 2 of k received replicas).
- * A block with a single received replica is taken as is (nothing to vote with).
- * recoveryThreshold = b: the fewest results that can decode (one per block). Unlike an MDS
- * code it is not "any b": in the worst case P − r + 1 results are needed.
- * Uncoded is r = 1: no redundancy, a wrong result is accepted silently (its point as a
- * baseline); a missing result is fatal.
+ * No unchecked acceptance: a block is accepted only when at least two of its copies agree
+ * (adversarial: a strict majority of at least two). A lone copy is refused — the caller
+ * waits for another — and so are repairs and weight decodes that rest on one copy, and
+ * `checkShards` never calls a block with one copy consistent. So replication needs r ≥ 2.
+ * recoveryThreshold = b: the fewest results that determine the product (one per block);
+ * a checked decode needs two per block, 2b. Unlike an MDS code it is not "any 2b": in the
+ * worst case P − r + 2 results are needed.
+ *
+ * Uncoded is r = 1: the unprotected baseline. It has no redundancy, so it accepts every
+ * (single) result unchecked — a wrong result passes silently, which is its point as a
+ * baseline — and a missing result is fatal; its `checkShards` is undecidable but not
+ * inconsistent (there is nothing to check).
  */
 import { gemm } from './gemm/index.ts'
 import { type Matrix, ShapeError, frobeniusNorm, matrix, zeros } from './matrix.ts'
@@ -40,6 +47,7 @@ export class ReplicationScheme implements CodeScheme {
     if (!Number.isInteger(replicas) || replicas < 1) throw new CodeConfigError(`${kind}: replicas must be a positive integer, got ${replicas}`)
     if (peers % replicas !== 0) throw new CodeConfigError(`${kind}: ${peers} peers is not a multiple of ${replicas} replicas`)
     if (kind === 'uncoded' && replicas !== 1) throw new CodeConfigError('uncoded has exactly one replica')
+    if (kind === 'replication' && replicas < 2) throw new CodeConfigError(`replication needs at least 2 replicas to check a block (got ${replicas}); r = 1 is the uncoded baseline`)
     this.kind = kind
     this.peers = peers
     this.replicas = replicas
@@ -79,7 +87,11 @@ export class ReplicationScheme implements CodeScheme {
     const bad = members.filter(([, y]) => !Number.isFinite(frobeniusNorm(y))).map(([p]) => p)
     const k = members.length
     if (finite.length === 0) return { reason: 'no finite replica', suspects: bad }
-    if (k === 1) return { winner: finite, losers: [] }
+    if (k === 1) {
+      // Uncoded: the one copy there is, unchecked (the unprotected baseline).
+      if (this.kind === 'uncoded') return { winner: finite, losers: [] }
+      return { reason: 'only one replica: a lone copy is unchecked', suspects: [] }
+    }
     const norms = finite.map(([, y]) => frobeniusNorm(y)).sort((a, b) => a - b)
     const scale = Math.max(norms[norms.length >> 1], 1e-300)
     const agree = (a: Matrix, b: Matrix): boolean => {
@@ -96,9 +108,9 @@ export class ReplicationScheme implements CodeScheme {
     }
     groups.sort((a, b) => b.length - a.length)
     const best = groups[0]
-    const ok = mode === 'adversarial'
+    const ok = best.length >= 2 && (mode === 'adversarial'
       ? 2 * best.length > k
-      : best.length >= 2 && (groups.length < 2 || groups[1].length < 2)
+      : groups.length < 2 || groups[1].length < 2)
     if (!ok) return { reason: `no ${mode === 'adversarial' ? 'majority' : 'unique agreeing pair'} among ${k} replicas`, suspects: members.map(([p]) => p) }
     const winners = new Set(best.map(([p]) => p))
     return { winner: best, losers: members.map(([p]) => p).filter(p => !winners.has(p)) }
@@ -142,11 +154,9 @@ export class ReplicationScheme implements CodeScheme {
     const b = this.blockOf(target)
     const copies = [...shards].filter(([p]) => p !== target && this.blockOf(p) === b)
     if (copies.length === 0) throw new UncorrectableError(`no other replica of block ${b} to repair peer ${target} from`)
+    // Two agreeing copies at least: a lone copy could be the wrong one.
     const v = this.vote(copies, copies.length > 2 ? 'adversarial' : 'probabilistic', REPLICATION_TOLERANCE)
-    if ('reason' in v) {
-      if (copies.length === 1) return { ...copies[0][1], data: copies[0][1].data.slice() }
-      throw new UncorrectableError(`cannot repair peer ${target}: ${v.reason}`, v.suspects)
-    }
+    if ('reason' in v) throw new UncorrectableError(`cannot repair peer ${target}: ${v.reason}`, v.suspects)
     const s = v.winner[0][1]
     return { rows: s.rows, cols: s.cols, data: s.data.slice() }
   }
@@ -156,12 +166,15 @@ export class ReplicationScheme implements CodeScheme {
     for (const [p, s] of shards) byBlock[this.blockOf(p)].push([p, s])
     const faulty: number[] = []
     let decidable = true
+    let unchecked = false
     for (const group of byBlock) {
-      if (group.length < 2) { if (group.length === 1) decidable = false; continue }
+      if (group.length < 2) { if (group.length === 1) { decidable = false; unchecked = true } continue }
       const v = this.vote(group, group.length > 2 ? 'adversarial' : 'probabilistic', REPLICATION_TOLERANCE)
       if ('reason' in v) { decidable = false; faulty.push(...v.suspects) } else faulty.push(...v.losers)
     }
-    return { consistent: faulty.length === 0, faulty: faulty.sort((x, y) => x - y), decidable }
+    // A block with one copy is unchecked: never "consistent" (except uncoded, which has nothing to check).
+    const consistent = faulty.length === 0 && (!unchecked || this.kind === 'uncoded')
+    return { consistent, faulty: faulty.sort((x, y) => x - y), decidable }
   }
 
   decodeWeights (shards: ReadonlyMap<number, Matrix>): Matrix {

@@ -54,6 +54,7 @@ export type DecodeResult =
   }
 
 export interface ShardCheck {
+  /** The shards were checked (enough of them) and all lie on one code word. */
   consistent: boolean
   /** Shards that lie off the code word the others agree on. */
   faulty: number[]
@@ -82,18 +83,29 @@ export interface CodeScheme {
   encodeBackwardInput (delta: Matrix, peer: number): Matrix
   /** Peer p's partial product: W~_p·x~_p (forward) or W~_pᵀ·δ~_p (backward). */
   compute (phase: Phase, shard: Matrix, encodedInput: Matrix): Matrix
-  /** Decode the full product (W·X or Wᵀ·Δ) from any results, detecting and correcting errors. */
+  /**
+   * Decode the full product (W·X or Wᵀ·Δ) from any results, detecting and correcting errors.
+   * Schemes with redundancy never accept unchecked: PolyDot needs Q + 1 results at least and an
+   * agreeing set within the leverage bound; replication two agreeing copies of every block.
+   * Uncoded (no redundancy) accepts every result unchecked — the unprotected baseline.
+   */
   decode (phase: Phase, results: ReadonlyMap<number, Matrix>, opts?: DecodeOptions): DecodeResult
 
   /** In place: W~_p ← W~_p − lr·(coded Δ)(coded X)ᵀ, equal to Enc_p(W − lr·Δ·Xᵀ). */
   applyUpdate (shard: Matrix, delta: Matrix, x: Matrix, lr: number, peer: number): void
-  /** Rebuild peer `target`'s shard from healthy shards of other peers. */
+  /**
+   * Rebuild peer `target`'s shard from shards of other peers that agree on one code word
+   * (PolyDot: at least m·n + 1 of them; replication: two agreeing copies). Throws
+   * UncorrectableError when they are too few or do not agree.
+   */
   repairShard (shards: ReadonlyMap<number, Matrix>, target: number): Matrix
   /**
    * Do the given shards lie on one code word? Names the ones that do not. `tolerance`
-   * (relative residual) overrides the scheme's default where the scheme has one.
+   * (relative residual) overrides the scheme's default where the scheme has one. Shards too
+   * few to check (PolyDot: ≤ m·n; replication: a block with one copy) are never "consistent":
+   * { consistent: false, decidable: false }.
    */
   checkShards (shards: ReadonlyMap<number, Matrix>, opts?: { tolerance?: number }): ShardCheck
-  /** The uncoded W from enough healthy shards (exports, checkpoints, ground truth). */
+  /** The uncoded W from enough agreeing shards (exports, checkpoints, ground truth); throws UncorrectableError otherwise. */
   decodeWeights (shards: ReadonlyMap<number, Matrix>): Matrix
 }

@@ -151,23 +151,45 @@ export function medianNorm (ys: readonly Matrix[]): number {
 }
 
 /**
+ * max_j |(I − H)_ji| for every peer i of `present` (H the hat matrix of the fit of degree < q):
+ * the largest residual, on any result, that a unit error on result i leaves.
+ */
+export function residualReach (points: ArrayLike<number>, present: readonly number[], q: number): Float64Array {
+  const V = chebVandermonde(present.map(p => points[p]), q)
+  const R = present.length
+  const ps = pinvTall(V, R, q)
+  const out = new Float64Array(R)
+  if (ps === null) return out
+  for (let i = 0; i < R; i++) {
+    for (let j = 0; j < R; j++) {
+      let h = 0
+      for (let d = 0; d < q; d++) h += V[j * q + d] * ps[d * R + i]
+      out[i] = Math.max(out[i], Math.abs((i === j ? 1 : 0) - h))
+    }
+  }
+  return out
+}
+
+/**
  * Errors hidden by leverage: the `count` peers of `present` with the highest leverage
- * (smallest 1 − h_ii) each get an error in a random direction sized so that its own residual
- * in the fit of all of `present` is `fraction`·tolerance·scale — just within the tolerance
- * for fraction < 1, so the decoder's consistency check alone does not flag it.
+ * (smallest 1 − h_ii) each get an error in a random direction sized so that the largest
+ * residual it leaves on any result of the fit of all of `present` is
+ * `fraction`·tolerance·scale — just within the tolerance for fraction < 1, so the decoder's
+ * consistency check alone does not flag it (several such errors may add up beyond it).
  */
 export function leverageErrors (
   ys: readonly Matrix[], points: ArrayLike<number>, present: readonly number[], q: number,
   count: number, tolerance: number, fraction: number, rng: () => number
 ): { results: Map<number, Matrix>, wrong: number[] } {
   const free = freedoms(points, present, q)
+  const reach = residualReach(points, present, q)
   const order = present.map((_, i) => i).sort((a, b) => free[a] - free[b])
   const scale = medianNorm(present.map(p => ys[p]))
   const results = new Map(present.map(p => [p, ys[p]]))
   const wrong: number[] = []
   for (const i of order.slice(0, count)) {
     const p = present[i]
-    const size = fraction * tolerance * scale / Math.max(free[i], 1e-300)
+    const size = fraction * tolerance * scale / Math.max(reach[i], 1e-300)
     const w = unitDirection(ys[p].data.length, rng)
     results.set(p, { rows: ys[p].rows, cols: ys[p].cols, data: ys[p].data.map((v, k) => v + size * w[k]) })
     wrong.push(p)

@@ -42,13 +42,28 @@ export function acceptsAgreement (mode: DecodeMode, R: number, q: number, agreei
 }
 
 /**
- * The ambiguity rule, over the sets accepted in one level: one set is taken; of several,
- * honest sets fit to rounding (≈ ε·κ ≤ tolerance/1000) while a set that absorbed a small
- * error fits only to near the tolerance, so the one clean set is taken. Null: ambiguous.
+ * The ambiguity rule, over the sets accepted in one level: one set is taken; of several:
+ *  - first the adversarial rule |R \ A| ≤ ⌊(R − q)/2⌋ (`within`: R and q; omitted, skipped):
+ *    if exactly one set passes it, that one (by the uniqueness argument it is the decode
+ *    within the bound; errors it absorbed are what the leverage bounds of decode.ts check).
+ *    In adversarial mode every accepted set passes; in probabilistic mode colluders on another
+ *    code word form accepted sets too — with a polynomial small on the honest results, even a
+ *    clean one, beside an honest set that absorbed sub-tolerance colluders and is not clean —
+ *    so this is what corrects coordinated errors within the bound in that mode;
+ *  - then, among the sets passing it (or all, if none does): honest sets fit to rounding
+ *    (≈ ε·κ ≤ tolerance/1000) while a set that absorbed a small error fits only to near the
+ *    tolerance, so the one clean set is taken.
+ * Null: ambiguous.
  */
-export function unambiguous (accepted: readonly Agreement[], tolerance: number): Agreement | null {
+export function unambiguous (accepted: readonly Agreement[], tolerance: number, within?: { R: number, q: number }): Agreement | null {
   if (accepted.length === 1) return accepted[0]
-  const clean = accepted.filter(c => c.members.every(i => c.fit.residual[i] <= tolerance * CLEAN_FRACTION))
+  let pool = accepted
+  if (within !== undefined) {
+    const unique = accepted.filter(c => within.R - c.members.length <= adversarialBound(within.R, within.q))
+    if (unique.length === 1) return unique[0]
+    if (unique.length > 1) pool = unique
+  }
+  const clean = pool.filter(c => c.members.every(i => c.fit.residual[i] <= tolerance * CLEAN_FRACTION))
   return clean.length === 1 ? clean[0] : null
 }
 
@@ -141,7 +156,7 @@ function searchLevel (search: Search, level: Level): SearchResult | null {
     if (agreement !== null) accepted.push(agreement)
   })
   if (accepted.length === 0) return null
-  const agreement = unambiguous(accepted, search.bounds.tolerance)
+  const agreement = unambiguous(accepted, search.bounds.tolerance, { R: search.received.Y.rows, q: search.received.q })
   if (agreement !== null) return { ok: true, agreement }
   return { ok: false, reason: `ambiguous: ${accepted.length} different sets of results are each consistent`, refinable: true }
 }
