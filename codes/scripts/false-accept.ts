@@ -213,7 +213,7 @@ for (const [k, cell] of cells.entries()) {
   process.stderr.write(`${cell.errors} ${cell.bound} ${cell.mode}: ${cell.trials} trials, ${cell.right} right, ${cell.refused} refused, ${cell.silent} silent (${cell.otherWord} the other code word) in ${(cell.ms / 1000).toFixed(1)} s\n`)
 }
 
-const rate = (x: number, n: number): string => n === 0 ? '–' : x === 0 ? `0 (< ${(3 / n).toExponential(0)} at 95 %)` : (x / n).toExponential(2)
+const rate = (x: number, n: number): string => n === 0 ? '–' : x === 0 ? `0 (< ${(3 / n).toExponential(1)} at 95 %)` : (x / n).toExponential(2)
 const lines = [
   `| errors | bound | mode | trials | with errors | accepted right | refused | silent | silent rate | of which the other code word | worst silent error |`,
   `|---|---|---|---|---|---|---|---|---|---|---|`,
