@@ -6,13 +6,13 @@
  */
 import { gemm } from './gemm/index.ts'
 import { type Matrix, zeros } from './matrix.ts'
-import { createGaussian, createRng } from './random.ts'
+import { createGaussian, mulberry32 } from './random.ts'
 import { CodeInputError } from './errors.ts'
 
 /** A cols × k Gaussian probe, identical on every peer for the same (cols, k, seed). */
 export function createShardProbe (cols: number, k: number, seed: number): Matrix {
   if (!Number.isInteger(cols) || cols < 1 || !Number.isInteger(k) || k < 1) throw new CodeInputError(`probe ${cols}x${k} is not a valid shape`)
-  const g = createGaussian(createRng(seed))
+  const g = createGaussian(mulberry32(seed))
   const out = zeros(cols, k)
   for (let i = 0; i < out.data.length; i++) out.data[i] = g()
   return out

@@ -8,7 +8,7 @@
  */
 import { Matrix as MlMatrix, SVD } from 'ml-matrix'
 import { CodeConfigError } from './errors.ts'
-import { createRng } from './random.ts'
+import { mulberry32 } from './random.ts'
 
 /** v_p = cos((2p+1)π/(2P)), p = 0..P−1: the P Chebyshev points of the first kind. */
 export function chebyshevPoints (count: number): Float64Array {
@@ -159,7 +159,7 @@ export function worstConditionInfo (points: ArrayLike<number>, q: number): Worst
         s.splice(gap, 1); add(s)
       }
     }
-    const rng = createRng(0x5eed ^ (P * 1009 + q))
+    const rng = mulberry32(0x5eed ^ (P * 1009 + q))
     let guard = 0
     while (seen.size < EXHAUSTIVE_SUBSET_LIMIT && guard++ < 10 * EXHAUSTIVE_SUBSET_LIMIT) {
       const s = new Set<number>()

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { gemm } from './gemm/index.ts'
 import { type Matrix, relativeError, transpose } from './matrix.ts'
-import { createRng } from './random.ts'
+import { mulberry32 } from './random.ts'
 import { type DecoderErrorKind, DECODER_ERROR_KINDS, corrupt, polydot, polydotConfigs, randomMatrix, sample } from './testing.ts'
 import type { DecodeMode, Phase } from './scheme.ts'
 
@@ -22,7 +22,7 @@ const CONFIGS = polydotConfigs(12).filter(([P, m, n]) => P - (2 * m * n - n) >= 
 interface Tally { within: number, withinWrong: number, withinRefused: number, withinLeverage: number, beyond: number, beyondWrong: number, beyondRefused: number }
 
 function run (mode: DecodeMode, seed: number): Tally {
-  const rng = createRng(seed)
+  const rng = mulberry32(seed)
   const t: Tally = { within: 0, withinWrong: 0, withinRefused: 0, withinLeverage: 0, beyond: 0, beyondWrong: 0, beyondRefused: 0 }
   for (let trial = 0; trial < TRIALS; trial++) {
     const [P, m, n] = CONFIGS[Math.floor(rng() * CONFIGS.length)]

@@ -5,7 +5,7 @@ import { robustDecode, type PeerVector } from './decode.ts'
 import { type Agreement, evaluateFunctionals, fitSet, receive } from './decode/fit.ts'
 import { hiddenShift } from './decode/leverage.ts'
 import { acceptsAgreement, errorBound, unambiguous } from './decode/search.ts'
-import { createGaussian, createRng } from './random.ts'
+import { createGaussian, mulberry32 } from './random.ts'
 
 function agreement (members: number[], residual: number[]): Agreement {
   return { members, fit: { pinv: new Float64Array(0), residual: Float64Array.from(residual) } }
@@ -13,7 +13,7 @@ function agreement (members: number[], residual: number[]): Agreement {
 
 /** Results of a random degree < q vector polynomial (length L) at P Chebyshev points. */
 function codeword (P: number, q: number, L: number, seed: number): { points: Float64Array, results: PeerVector[] } {
-  const g = createGaussian(createRng(seed))
+  const g = createGaussian(mulberry32(seed))
   const points = chebyshevPoints(P)
   const V = chebVandermonde(points, q)
   const C = Float64Array.from({ length: q * L }, () => g())

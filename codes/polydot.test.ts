@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { gemm } from './gemm/index.ts'
 import { type Matrix, block, clone, relativeError, transpose } from './matrix.ts'
 import { chebT } from './chebyshev.ts'
-import { createRng } from './random.ts'
+import { mulberry32 } from './random.ts'
 import { DECODER_ERROR_KINDS, corrupt, polydot, polydotConfigs, randomMatrix, sample } from './testing.ts'
 import { ConditionBudgetError, CodeConfigError, UncorrectableError, chooseCode, createScheme, createShardProbe, sketchShard } from './index.ts'
 import type { PolyDotScheme } from './polydot.ts'
@@ -37,7 +37,7 @@ describe('PolyDot (Chebyshev) encode / decode', () => {
       ([P, m, n], br, bc, B, phase, seed) => {
         const u = setup(P, m, n, br, bc, B, seed)
         const ys = results(u, phase)
-        const rng = createRng(seed)
+        const rng = mulberry32(seed)
         const Q = threshold(u.s, phase)
         const R = Q + 1 + Math.floor(rng() * (P - Q))
         const subset = sample(P, R, rng)
@@ -68,7 +68,7 @@ describe('PolyDot (Chebyshev) encode / decode', () => {
       const spread = Array.from({ length: Q + 1 }, (_, i) => Math.round(i * (P - 1) / Q))
       const d = u.s.decode(phase, new Map(spread.map(p => [p, ys[p]])))
       expect(d.ok && relativeError(d.value, truth(u, phase)) < 1e-9).toBe(true)
-      const subset = sample(P, Q, createRng(seed))
+      const subset = sample(P, Q, mulberry32(seed))
       expect(u.s.decode(phase, new Map(subset.map(p => [p, ys[p]])))).toEqual({ ok: false, reason: `too few results to check (${Q} of ${Q + 1})`, suspects: [] })
       if (Q > 1) {
         const fewer = u.s.decode(phase, new Map(subset.slice(1).map(p => [p, ys[p]])))
@@ -134,7 +134,7 @@ function adversarialCase (P: number, m: number, n: number, phase: Phase, B: numb
   const u = setup(P, m, n, 2, 3, B, seed)
   const Q = threshold(u.s, phase)
   fc.pre(P - Q >= 2)
-  const rng = createRng(seed)
+  const rng = mulberry32(seed)
   const R = Q + 2 + Math.floor(rng() * (P - Q - 1))
   const present = sample(P, R, rng)
   const e = u.s.correctable(phase, R).adversarial
@@ -191,7 +191,7 @@ describe('PolyDot error correction', () => {
       const u = setup(P, m, n, 2, 2, 3, seed)
       const Q = threshold(u.s, phase)
       fc.pre(P - Q >= 2)
-      const rng = createRng(seed)
+      const rng = mulberry32(seed)
       const e = u.s.correctable(phase, P).probabilistic
       const bad = sample(P, e, rng)
       const ys = results(u, phase)
@@ -210,7 +210,7 @@ describe('PolyDot error correction', () => {
     const u = setup(6, 2, 1, 3, 3, 2, 5)
     const ys = results(u, 'forward')
     // R = Q + 1 = 3: one error is detectable, not correctable.
-    const map = new Map([[0, ys[0]], [2, ys[2]], [4, corrupt(ys[4], 'gaussian', createRng(1), ys[0], 0)]])
+    const map = new Map([[0, ys[0]], [2, ys[2]], [4, corrupt(ys[4], 'gaussian', mulberry32(1), ys[0], 0)]])
     const d = u.s.decode('forward', map)
     expect(d.ok).toBe(false)
     if (!d.ok) expect(d.suspects.length).toBeGreaterThan(0)
@@ -233,7 +233,7 @@ describe('PolyDot shards', () => {
     let refused = 0
     fc.assert(fc.property(config, fc.integer(), ([P, m, n], seed) => {
       const u = setup(P, m, n, 2, 3, 1, seed)
-      const rng = createRng(seed)
+      const rng = mulberry32(seed)
       const target = Math.floor(rng() * P)
       const others = sample(P, P, rng).filter(p => p !== target)
       expect(others.length).toBeGreaterThan(m * n) // P ≥ Q_bwd + 1 ≥ mn + 1
@@ -264,7 +264,7 @@ describe('PolyDot shards', () => {
     fc.assert(fc.property(config, fc.integer(), ([P, m, n], seed) => {
       fc.pre(P - m * n >= 2)
       const u = setup(P, m, n, 3, 2, 1, seed)
-      const rng = createRng(seed)
+      const rng = mulberry32(seed)
       const e = P - m * n - 1 // probabilistic bound for shards
       const bad = sample(P, Math.min(e, 1 + Math.floor(rng() * e)), rng)
       const map = new Map(u.shards.map((s, p) => [p, s]))

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { gemm } from './gemm/index.ts'
 import { type Matrix, relativeError } from './matrix.ts'
-import { createRng } from './random.ts'
+import { mulberry32 } from './random.ts'
 import { corrupt, randomMatrix, sample } from './testing.ts'
 import { PolynomialCode } from './polynomial.ts'
 import { BerrutCode } from './bacc.ts'
@@ -15,7 +15,7 @@ describe('polynomial codes for A·B', () => {
       const code = new PolynomialCode(P, m, n)
       const A = randomMatrix(m * r, k, seed); const B = randomMatrix(k, n * 2, seed + 1)
       const ys = Array.from({ length: P }, (_, p) => code.compute(code.encodeA(A, p), code.encodeB(B, p)))
-      const rng = createRng(seed)
+      const rng = mulberry32(seed)
       const Q = m * n
       const subset = sample(P, Q + 1 + Math.floor(rng() * (P - Q)), rng)
       const d = code.decode(new Map(subset.map(p => [p, ys[p]])))
@@ -55,7 +55,7 @@ describe('BACC (Berrut approximate coded computing)', () => {
         const res = new Map(Array.from({ length: P }, (_, p) => [p, f(code.encode(data, p))] as const))
         const truth = data.map(f)
         code.decode(res).forEach((v, j) => errAll.push(relativeError(v, truth[j])))
-        const keep = sample(P, Math.ceil(P * 0.7), createRng(trial))
+        const keep = sample(P, Math.ceil(P * 0.7), mulberry32(trial))
         code.decode(new Map(keep.map(p => [p, res.get(p)!]))).forEach((v, j) => errMissing.push(relativeError(v, truth[j])))
       }
       medians.push(med(errAll), med(errMissing))

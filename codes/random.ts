@@ -1,7 +1,7 @@
 /** Small seeded generators: deterministic sketches, samples and tests. */
 
-/** mulberry32: uniform in [0, 1). */
-export function createRng (seed: number): () => number {
+/** mulberry32: uniform in [0, 1), unlabelled and stateless to save — the codes' sketches, searches and tests (training/rng.ts createRng gives the labelled, serialisable streams of training). */
+export function mulberry32 (seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

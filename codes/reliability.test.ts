@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import { gemm } from './gemm/index.ts'
 import { type Matrix, relativeError, transpose } from './matrix.ts'
 import { chebValues } from './chebyshev.ts'
-import { createRng } from './random.ts'
+import { mulberry32 } from './random.ts'
 import { acceptedCodes, cluster, collude, corrupt, leverageErrors, polydot, randomMatrix, sample } from './testing.ts'
 import { ACCEPT_SHIFT, UncorrectableError, chooseCode, createShardProbe, sketchShard } from './index.ts'
 import type { PolyDotScheme } from './polydot.ts'
@@ -93,7 +93,7 @@ describe('no unchecked acceptance (review reproductions)', () => {
       for (const present of [Array.from({ length: c.Q + 1 }, (_, i) => i), Array.from({ length: c.Q + 1 }, (_, i) => 15 - c.Q + i)]) {
         // The highest-leverage peer of this run of adjacent points, its error sized so that no
         // residual exceeds half the tolerance: the consistency check alone cannot see it.
-        const { results, wrong } = leverageErrors(c.ys, c.s.points, present, c.Q, 1, c.s.tolerance(phase), 0.5, createRng(5))
+        const { results, wrong } = leverageErrors(c.ys, c.s.points, present, c.Q, 1, c.s.tolerance(phase), 0.5, mulberry32(5))
         const unchecked = c.s.decode(phase, results, { acceptShift: Infinity })
         expect(unchecked.ok && relativeError(unchecked.value, c.truth)).toBeGreaterThan(1e-4)
         const d = c.s.decode(phase, results)
@@ -120,7 +120,7 @@ describe('leverage: errors hidden within the tolerance, every validator-accepted
       fc.boolean(), fc.integer({ min: 1, max: 3 }), fc.double({ min: 0.2, max: 0.95, noNaN: true }), fc.integer(),
       ([P, m, n], phase, mode, clustered, count, fraction, seed) => {
         const c = makeCase(P, m, n, phase, 1 + (seed & 3), seed)
-        const rng = createRng(seed)
+        const rng = mulberry32(seed)
         const R = c.Q + 1 + Math.floor(rng() * (P - c.Q))
         const present = clustered ? cluster(P, R, rng) : sample(P, R, rng)
         const { results } = leverageErrors(c.ys, c.s.points, present, c.Q, Math.min(count, R), c.s.tolerance(phase), fraction, rng)
@@ -142,7 +142,7 @@ describe('leverage: errors hidden within the tolerance, every validator-accepted
       ([P, m, n], clustered, count, fraction, seed) => {
         const c = makeCase(P, m, n, 'forward', 1, seed)
         const q = m * n
-        const rng = createRng(seed)
+        const rng = mulberry32(seed)
         const R = q + 1 + Math.floor(rng() * (P - q))
         const present = clustered ? cluster(P, R, rng) : sample(P, R, rng)
         const { results } = leverageErrors(c.shards, c.s.points, present, q, Math.min(count, R), c.s.tolerance('shard'), fraction, rng)
@@ -178,7 +178,7 @@ describe('coordinated adversary: colluders add one common polynomial of degree <
       fc.constantFrom<'random' | 'hidden'>('random', 'hidden'), fc.integer(),
       ([P, m, n], phase, mode, direction, seed) => {
         const c = makeCase(P, m, n, phase, 2, seed)
-        const rng = createRng(seed)
+        const rng = mulberry32(seed)
         const t = Math.floor((P - c.Q) / 2)
         fc.pre(t >= 1)
         const all = [...Array(P).keys()]
@@ -201,7 +201,7 @@ describe('coordinated adversary: colluders add one common polynomial of degree <
       fc.boolean(), fc.constantFrom<'random' | 'hidden'>('random', 'hidden'), fc.double({ min: -12, max: 1, noNaN: true }), fc.boolean(), fc.integer(),
       ([P, m, n], phase, mode, clustered, direction, logSize, justBeyond, seed) => {
         const c = makeCase(P, m, n, phase, 2, seed)
-        const rng = createRng(seed)
+        const rng = mulberry32(seed)
         const R = c.Q + 2 + Math.floor(rng() * (P - c.Q - 1))
         const t = Math.floor((R - c.Q) / 2)
         const present = clustered ? cluster(P, R, rng) : sample(P, R, rng)
@@ -229,7 +229,7 @@ describe('coordinated adversary: colluders add one common polynomial of degree <
     fc.assert(fc.property(fc.constantFrom(...withColluders), fc.constantFrom<Phase>('forward', 'backward'), fc.constantFrom<DecodeMode>('adversarial', 'probabilistic'), fc.integer(),
       ([P, m, n], phase, mode, seed) => {
         const c = makeCase(P, m, n, phase, 2, seed)
-        const rng = createRng(seed)
+        const rng = mulberry32(seed)
         const R = c.Q + 1 + Math.floor(rng() * (P - c.Q))
         const t = Math.floor((R - c.Q) / 2)
         const present = sample(P, R, rng)

@@ -1,6 +1,6 @@
 /** Shared helpers of the codes/ tests (random matrices, configurations, error injection). */
 import { type Matrix, matrix } from './matrix.ts'
-import { createRng, createGaussian } from './random.ts'
+import { mulberry32, createGaussian } from './random.ts'
 import { PolyDotScheme } from './polydot.ts'
 import { createScheme } from './index.ts'
 import { CodeConfigError } from './errors.ts'
@@ -9,7 +9,7 @@ import { pinvTall } from './linalg.ts'
 import { Matrix as MlMatrix, SVD } from 'ml-matrix'
 
 export function randomMatrix (rows: number, cols: number, seed: number): Matrix {
-  const g = createGaussian(createRng(seed))
+  const g = createGaussian(mulberry32(seed))
   return matrix(rows, cols, Float64Array.from({ length: rows * cols }, () => g()))
 }
 

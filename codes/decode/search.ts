@@ -6,7 +6,7 @@
  * Sets are index lists into the received (finite) results, in increasing order.
  */
 import { binomial, forEachSubset } from '../chebyshev.ts'
-import { createRng } from '../random.ts'
+import { mulberry32 } from '../random.ts'
 import type { DecodeMode } from '../scheme.ts'
 import { type Agreement, type Received, confirm, membership } from './fit.ts'
 import { SKETCH_SEED, type Sketch, sketchAgrees, sketchOf } from './sketch.ts'
@@ -106,7 +106,7 @@ function subsets (R: number, size: number): Level {
 /** `count` seeded random (q+1)-subsets of R results (seeded by R and q: a search is reproducible). */
 function sampledSubsets (R: number, q: number, count: number): Level {
   return visit => {
-    const rng = createRng(SKETCH_SEED ^ (R * 131 + q))
+    const rng = mulberry32(SKETCH_SEED ^ (R * 131 + q))
     for (let n = 0; n < count; n++) {
       const s = new Set<number>()
       while (s.size < q + 1) s.add(Math.floor(rng() * R))

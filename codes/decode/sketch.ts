@@ -7,7 +7,7 @@
 import { gemm } from '../gemm/index.ts'
 import { type Matrix, zeros } from '../matrix.ts'
 import { pinvTall } from '../linalg.ts'
-import { createGaussian, createRng } from '../random.ts'
+import { createGaussian, mulberry32 } from '../random.ts'
 import { type Received, agrees, rowNorm, setScale, vandermondeRows } from './fit.ts'
 
 /** Seeds the sketch directions, and the sampled candidate sets of the search. */
@@ -19,7 +19,7 @@ export function sketchDirections (length: number, k: number): Matrix {
   const key = `${length}:${k}`
   let g = sketchCache.get(key)
   if (g === undefined) {
-    const gauss = createGaussian(createRng(SKETCH_SEED ^ Math.imul(length, 2654435761) ^ k))
+    const gauss = createGaussian(mulberry32(SKETCH_SEED ^ Math.imul(length, 2654435761) ^ k))
     g = zeros(length, k)
     for (let i = 0; i < g.data.length; i++) g.data[i] = gauss()
     if (sketchCache.size > 64) sketchCache.clear()

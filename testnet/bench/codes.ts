@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs'
 import { gemm, gemmKernelName } from '../../codes/gemm/index.ts'
 import { type Matrix, matrix } from '../../codes/matrix.ts'
 import { chooseCode, createShardProbe, sketchShard, PolyDotScheme } from '../../codes/index.ts'
-import { createGaussian, createRng } from '../../codes/random.ts'
+import { createGaussian, mulberry32 } from '../../codes/random.ts'
 import { median } from '../../codes/stats.ts'
 
 export interface CodesBenchOptions {
@@ -60,7 +60,7 @@ export interface CodesBenchResult {
 }
 
 function randomMatrix (rows: number, cols: number, seed: number): Matrix {
-  const g = createGaussian(createRng(seed))
+  const g = createGaussian(mulberry32(seed))
   return matrix(rows, cols, Float64Array.from({ length: rows * cols }, () => g()))
 }
 
@@ -80,7 +80,7 @@ function time (fn: () => unknown, repeats: number, minMs: number): number {
 }
 
 function corrupt (y: Matrix, seed: number): Matrix {
-  const g = createGaussian(createRng(seed))
+  const g = createGaussian(mulberry32(seed))
   return { rows: y.rows, cols: y.cols, data: y.data.map(v => v + g()) }
 }
 
