@@ -7,7 +7,7 @@ import type { TrainingConfig } from '../training/config.ts'
 import type { PeerTrainer, StepReport } from '../training/trainer/index.ts'
 import { codeSummary } from '../training/strategy.ts'
 import type { ExchangeStats } from '../protocols/results.ts'
-import { quantile } from '../codes/stats.ts'
+import { timingSummary } from './status.ts'
 import type { PeerSummary } from './engine.ts'
 
 /** The parts of a summary the tally does not hold. */
@@ -70,13 +70,7 @@ export class RunTally {
       faults: { ...this.counters, silent: null },
       rollbacks: this.rollbacks,
       repairs: this.repairs,
-      timing: {
-        computeS: this.timing.computeMs / 1000,
-        encodeS: this.timing.encodeMs / 1000,
-        decodeS: this.timing.decodeMs / 1000,
-        waitS: this.timing.waitMs / 1000,
-        stepMs: { median: quantile(this.stepMs, 0.5), p95: quantile(this.stepMs, 0.95) }
-      },
+      timing: timingSummary(this.timing, this.stepMs),
       bytesSent: c.exchange.bytesSent,
       self: c.self,
       peerId: c.peerId,

@@ -12,6 +12,8 @@
  *   healthy      otherwise
  */
 import { quantile } from '../codes/stats.ts'
+import type { ExchangeStats } from '../protocols/results.ts'
+import type { StepTiming } from '../training/trainer/index.ts'
 import type { ControllerStatus, PeerHealth, PeerStatus } from '../protocols/status.ts'
 
 /** A member whose last hello is older than this is unreachable. */
@@ -71,16 +73,8 @@ export function peerHealth (h: HealthInput): PeerHealth[] {
   })
 }
 
-/** The result exchange's counters (its `stats()`). */
-export interface ExchangeView {
-  bytesSent: number
-  bytesReceived: number
-  framesSent: number
-  framesReceived: number
-  framesDropped: number
-  dropReasons: Record<string, number>
-  graceMs: Record<string, number>
-}
+/** The result exchange's counters (its `stats()`, without the per-link detail). */
+export type ExchangeView = Omit<ExchangeStats, 'peers'>
 
 export interface StatusInput {
   job: string
@@ -138,16 +132,21 @@ export function peerStatus (s: StatusInput): PeerStatus {
     lastCheckpoint: s.lastCheckpoint,
     verdictDisagreements: s.verdictDisagreements,
     peers: s.peers,
-    timing: {
-      computeS: s.timing.computeMs / 1000,
-      encodeS: s.timing.encodeMs / 1000,
-      decodeS: s.timing.decodeMs / 1000,
-      waitS: s.timing.waitMs / 1000,
-      stepMs: { median: quantile(s.stepMs, 0.5), p95: quantile(s.stepMs, 0.95) }
-    },
+    timing: timingSummary(s.timing, s.stepMs),
     bytes: { sent: ex?.bytesSent ?? 0, received: ex?.bytesReceived ?? 0 },
     frames: { sent: ex?.framesSent ?? 0, received: ex?.framesReceived ?? 0, dropped: ex?.framesDropped ?? 0, dropReasons: ex?.dropReasons ?? {} },
     graceMs: ex?.graceMs ?? {},
     ...(s.controller !== undefined ? { controller: s.controller } : {})
+  }
+}
+
+/** Seconds per kind of work and the step-time quantiles: the `timing` of the status and the summary. */
+export function timingSummary (t: StepTiming, stepMs: readonly number[]): { computeS: number, encodeS: number, decodeS: number, waitS: number, stepMs: { median: number, p95: number } } {
+  return {
+    computeS: t.computeMs / 1000,
+    encodeS: t.encodeMs / 1000,
+    decodeS: t.decodeMs / 1000,
+    waitS: t.waitMs / 1000,
+    stepMs: { median: quantile(stepMs, 0.5), p95: quantile(stepMs, 0.95) }
   }
 }
