@@ -338,7 +338,7 @@ export class Testnet {
     if (this.armed !== null && !this.armedRecorded && this.slots.every(s => s.index !== null)) {
       this.armedRecorded = true
       const delivered = this.slots.map(s => s.index as number).sort((a, b) => a - b)
-      appendFileSync(this.paths.history, `${JSON.stringify({ ...this.armed, at: Date.now(), sinceStartMs: t, delivered, errors: {}, armedAtStart: true })}\n`)
+      appendFileSync(this.paths.history, `${JSON.stringify({ ...this.armed, at: Date.now(), sinceStartMs: 0, step: 0, delivered, errors: {} })}\n`)
     }
     if (this.replay === null) return
     // Every peer must be addressable by its index first (a scheduled fault aimed at 'all' reaches all).
