@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { appendFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { armedAtStart, armFlags } from './launch.ts'
+import { armedAtStart, armFlags } from './start-faults.ts'
 import { readHistory, type HistoryEntry } from './fault-history.ts'
 
 const entry = (over: Partial<HistoryEntry> = {}): HistoryEntry => ({

@@ -16,6 +16,9 @@
  *   finish    when every peer has exited: the peers' summaries are aggregated
  *   stop      SIGTERM to every child, SIGKILL after a grace period, wait for all exits: no
  *             orphans; the peers' checkpoints are written atomically, so they stay intact
+ *
+ * One idea — supervising the peer processes of one testnet — in a little over 400 lines; the
+ * operator's view (monitor.ts) and the start-of-run faults (start-faults.ts) live apart.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs'
@@ -30,11 +33,11 @@ import { generateControlKey, saveControlKey, loadControlPrivateKey } from '../no
 import { datasetForConfig } from '../training/simulate.ts'
 import { totalStepsOf } from '../training/trainer/index.ts'
 import { BatchOrder } from '../training/batches.ts'
-import { RANDOM_FAULT_SITES } from '../training/soft-errors.ts'
 import { createControlClient, type ControlClient } from './control-client.ts'
 import { CheckpointEvaluator } from './accuracy.ts'
 import { aggregate, type MonitorView, type PeerRow, type TestnetSummary } from './snapshot.ts'
 import { Monitor } from './monitor.ts'
+import { armedAtStart, armFlags } from './start-faults.ts'
 import { STATE_VERSION, writeState, type PeerSlot, type TestnetPaths, type TestnetState } from './state.ts'
 import { commandOf, crashIntentFile, injectFault, launcherOf, readCrashIntents, readHistory, ReplaySchedule, restartDelayFor, type CrashIntent, type HistoryEntry } from './fault-history.ts'
 
@@ -410,18 +413,3 @@ export class Testnet {
   pids (): number[] { return this.slots.map(s => s.child?.pid).filter((p): p is number => p !== undefined) }
 }
 
-/** A history entry every peer arms from its start: soft errors for all peers from step 0. */
-export function armedAtStart (e: HistoryEntry): boolean {
-  return e.kind === 'soft-error' && e.target === 'all' && e.step === 0 && e.sinceStartMs === 0 && (e.params.site ?? 'matmul') !== 'verdict'
-}
-
-/** The `codenet peer` flags that arm an entry's soft errors at the peer's start. */
-export function armFlags (e: HistoryEntry): string[] {
-  const p = e.params
-  return [
-    '--fault-rate', String(p.rate ?? COMMAND_DEFAULTS.rate),
-    '--fault-kind', String(p.errorKind ?? COMMAND_DEFAULTS.errorKind),
-    '--fault-magnitude', String(p.magnitude ?? COMMAND_DEFAULTS.magnitude),
-    ...((p.site ?? COMMAND_DEFAULTS.site) === 'any' ? RANDOM_FAULT_SITES : [String(p.site ?? COMMAND_DEFAULTS.site)]).flatMap(s => ['--fault-site', s])
-  ]
-}
