@@ -49,7 +49,8 @@ export class RunTally {
     for (const f of r.repaired) this.repairedCount[f] = (this.repairedCount[f] ?? 0) + 1
     if (r.repaired.length > 0) { this.repairs += r.repaired.length; this.counters.detected += r.repaired.length; this.counters.corrected += r.repaired.length }
     if (r.outcome === 'rolled-back') { this.rollbacks++; return }
-    if (!r.computed) return
+    // Only steps this peer computed through (a step it could not decode has no loss).
+    if (!r.applied) return
     this.losses.push(r.loss)
     this.correct.push(r.correct / r.batch)
   }

@@ -245,7 +245,7 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
       if (!r0.agreed.rollback) counters.uncorrectable++ // an undecidable audit
     } else if (r0.decided !== null && unconfirmed !== null) {
       counters.silent += unconfirmed.silent
-      losses.push(unconfirmed.loss)
+      if (Number.isFinite(unconfirmed.loss)) losses.push(unconfirmed.loss)
       unconfirmed = null
     }
     // A voter that contradicted the quorum (a lying voter, or a peer that saw too little) is
