@@ -152,7 +152,7 @@ export async function injectFault (opts: {
   const entry: HistoryEntry = {
     at: Date.now(),
     sinceStartMs: Date.now() - state.startedAt,
-    step: opts.step,
+    step: opts.step === null ? null : Math.floor(opts.step),
     target,
     kind: opts.kind,
     params: { ...params, ...launcher },

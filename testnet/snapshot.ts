@@ -205,7 +205,8 @@ export function networkPoint (statuses: ReadonlyArray<PeerStatus | null>, t: num
   if (live.length === 0) return null
   return {
     t,
-    step: finiteMedian(live.map(s => s.step)) ?? 0,
+    // A step (an integer): the lower median, which at least half of the peers have reached.
+    step: Math.floor(finiteMedian(live.map(s => s.step)) ?? 0),
     loss: finiteMedian(live.map(s => s.loss ?? NaN)),
     trainAccuracy: finiteMedian(live.map(s => s.trainAccuracy ?? NaN))
   }
