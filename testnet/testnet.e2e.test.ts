@@ -57,6 +57,12 @@ async function until (what: string, ok: (s: StatusReport) => boolean, timeoutMs 
   throw new Error(`${what}: not seen within ${timeoutMs / 1000} s; last status: ${JSON.stringify(last, null, 1).slice(0, 3000)}`)
 }
 
+/**
+ * Six peers: the code then tolerates f = 1 faulty voter and repairs from m·n + 1 = 3 of 5 healthy
+ * shards. With four (f = 0) a crash, a byzantine peer and a straggler at once are beyond what the
+ * quorum rule can absorb, and a network split two against two cannot be repaired (docs/design.md).
+ */
+const PEERS = 6
 const pids = new Set<number>()
 
 afterAll(async () => {
@@ -71,22 +77,22 @@ afterAll(async () => {
 
 describe('codenet testnet --keep + fault + status + dashboard', () => {
   it('trains through a crash, a straggler, a byzantine peer and soft errors; every fault is seen; no orphans', async () => {
-    const up = await cli('testnet', '--keep', '--dashboard', '--peers', '4', '--dataset', 'synthetic', '--model', '16-12-4', '--steps', '2000',
+    const up = await cli('testnet', '--keep', '--dashboard', '--peers', String(PEERS), '--dataset', 'synthetic', '--model', '16-12-4', '--steps', '2000',
       '--checkpoint-every', '20', '--error-rate', '0', '--round-timeout-ms', '3000')
     expect(up.code, `${up.stdout}\n${up.stderr}\n${existsSync(join(stateDir, 'launcher.log')) ? readFileSync(join(stateDir, 'launcher.log'), 'utf8').slice(-3000) : ''}`).toBe(0)
     const st = state()
-    expect(st.peers).toHaveLength(4)
+    expect(st.peers).toHaveLength(PEERS)
     for (const p of st.peers) if (p.pid !== null) pids.add(p.pid)
     pids.add(st.pid)
 
-    const first = await until('all 4 peers indexed and training', s => s.peers.filter(p => p.index !== null && p.state !== 'joining').length === 4 && (s.step ?? 0) >= 3)
+    const first = await until(`all ${PEERS} peers indexed and training`, s => s.peers.filter(p => p.index !== null && p.state !== 'joining').length === PEERS && (s.step ?? 0) >= 3)
     const byIndex = new Map(first.peers.map(p => [p.index as number, p]))
-    expect([...byIndex.keys()].sort()).toEqual([0, 1, 2, 3])
+    expect([...byIndex.keys()].sort()).toEqual(Array.from({ length: PEERS }, (_, i) => i))
 
     // The dashboard, in a real browser, before and after the faults.
     const browser = process.env.CODENET_SKIP_BROWSER === '1' ? null : await openDashboard(st.dashboardUrl as string)
     if (browser !== null) {
-      await browser.page.waitForFunction(() => document.querySelectorAll('#peers .peer').length === 4, undefined, { timeout: 30_000 })
+      await browser.page.waitForFunction((n: number) => document.querySelectorAll('#peers .peer').length === n, PEERS, { timeout: 30_000 })
     }
 
     // A peer that does not hold the testnet's key cannot be told anything: checked in
@@ -115,7 +121,7 @@ describe('codenet testnet --keep + fault + status + dashboard', () => {
     if (browser !== null) {
       await browser.page.waitForFunction(() => Array.from(document.querySelectorAll('#timeline li[data-type=injected]'), li => li.textContent ?? '').some(t => t.includes('byzantine')), undefined, { timeout: 30_000 })
       await browser.page.waitForFunction(() => document.querySelectorAll('#timeline li[data-type=crash]').length > 0, undefined, { timeout: 30_000 })
-      expect(await browser.page.locator('#peers .peer').count()).toBe(4)
+      expect(await browser.page.locator('#peers .peer').count()).toBe(PEERS)
       await browser.page.screenshot({ path: SCREENSHOT, fullPage: true })
       await browser.close()
     }
@@ -123,7 +129,7 @@ describe('codenet testnet --keep + fault + status + dashboard', () => {
     // Training goes on after the faults are cleared.
     const c = await cli('fault', 'clear')
     expect(c.code, c.stdout + c.stderr).toBe(0)
-    await until('training continued', s => (s.step ?? 0) >= stepAtFaults + 10 && s.peers.filter(r => r.state !== 'offline').length === 4, 120_000)
+    await until('training continued', s => (s.step ?? 0) >= stepAtFaults + 10 && s.peers.filter(r => r.state !== 'offline').length === PEERS, 120_000)
     const hist = readFileSync(join(stateDir, 'history.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l))
     expect(hist.map(h => h.kind)).toEqual(['byzantine', 'straggler', 'soft-error', 'crash', 'clear'])
     expect(hist[0]).toMatchObject({ target: 1, seed: 7, params: { magnitude: 2 } })
