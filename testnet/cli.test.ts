@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { PassThrough } from 'node:stream'
-import { main, COMMANDS } from './cli.ts'
+import { COMMANDS } from './cli.ts'
+import { runCli } from './testing.ts'
 
-async function run (argv: string[]): Promise<{ code: number, out: string, err: string }> {
-  const stdout = new PassThrough(); const stderr = new PassThrough()
-  let out = ''; let err = ''
-  stdout.on('data', (d: Buffer) => { out += d.toString() })
-  stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const code = await main(argv, { stdout, stderr })
-  return { code, out, err }
-}
+const run = runCli
 
 describe('codenet CLI', () => {
   it('prints help listing every command', async () => {

@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { PassThrough } from 'node:stream'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { main } from '../cli.ts'
+import { runCli } from '../testing.ts'
 
-async function run (argv: string[]): Promise<{ code: number, out: string, err: string }> {
-  const stdout = new PassThrough(); const stderr = new PassThrough()
-  let out = ''; let err = ''
-  stdout.on('data', (d: Buffer) => { out += d.toString() })
-  stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const code = await main(argv, { stdout, stderr })
-  return { code, out, err }
-}
+const run = runCli
 
 const small = ['--dataset', 'synthetic', '--model', '20-16-8-4', '--batch', '8', '--steps', '40', '--checkpoint-every', '10']
 

@@ -6,23 +6,15 @@
  * `npx codenet soak --seeds 1 --from S`.
  */
 import { describe, expect, it } from 'vitest'
-import { PassThrough } from 'node:stream'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { main } from '../cli.ts'
 import type { SoakRow } from '../soak/run.ts'
+import { runCli } from '../testing.ts'
 
 const SEEDS = 48
 
-async function run (argv: string[]): Promise<{ code: number, out: string, err: string }> {
-  const stdout = new PassThrough(); const stderr = new PassThrough()
-  let out = ''; let err = ''
-  stdout.on('data', (d: Buffer) => { out += d.toString() })
-  stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const code = await main(argv, { stdout, stderr })
-  return { code, out, err }
-}
+const run = runCli
 
 describe('codenet soak', () => {
   it(`seeds 1..${SEEDS}: every run completes, silent 0, decoded model within 1e-9 of the clean run's`, async () => {
