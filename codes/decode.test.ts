@@ -6,6 +6,9 @@ import { type Agreement, evaluateFunctionals, fitSet, receive } from './decode/f
 import { hiddenShift } from './decode/leverage.ts'
 import { acceptsAgreement, errorBound, unambiguous } from './decode/search.ts'
 import { createGaussian, mulberry32 } from './random.ts'
+import { gemm } from './gemm/index.ts'
+import { matrix } from './matrix.ts'
+import { pinvTall } from './linalg.ts'
 
 function agreement (members: number[], residual: number[]): Agreement {
   return { members, fit: { pinv: new Float64Array(0), residual: Float64Array.from(residual) } }
@@ -113,6 +116,53 @@ describe('robustDecode', () => {
       const r = robustDecode(points, 4, [], results, { mode, tolerance: 1e-8 })
       expect(r.ok).toBe(false)
       expect(Object.keys(r).sort()).toEqual(['ok', 'reason', 'suspects'])
+    }
+  })
+})
+
+describe('the decode is exactly the linear map of its fit', () => {
+  // The outputs come from the row kernel (codes/gemm/rows.ts) in the pass that checks the fit:
+  // bit for bit gemm(F·pinv, Y), whatever the size (JS or WASM kernel) or padding.
+  for (const [P, q, L] of [[6, 2, 48], [6, 3, 12544], [7, 3, 1001], [12, 5, 3]] as const) {
+    it(`P = ${P}, q = ${q}, L = ${L}: outputs are gemm(F·pinv, Y) bit for bit`, () => {
+      const { points, results } = codeword(P, q, L, P * q + L)
+      const F = [Float64Array.from({ length: q }, (_, d) => 1 / (d + 1)), Float64Array.from({ length: q }, (_, d) => (d % 2 === 0 ? 1 : -0.5))]
+      const r = robustDecode(points, q, F, results, { mode: 'probabilistic', tolerance: 1e-8 })
+      expect(r.ok).toBe(true)
+      if (!r.ok) return
+      const pinv = pinvTall(chebVandermonde(points, q), P, q)!
+      const M = new Float64Array(F.length * P)
+      for (let k = 0; k < F.length; k++) for (let d = 0; d < q; d++) for (let j = 0; j < P; j++) M[k * P + j] += F[k][d] * pinv[d * P + j]
+      const Y = new Float64Array(P * L)
+      results.forEach((x, i) => Y.set(x.data, i * L))
+      const want = gemm(matrix(F.length, P, M), matrix(P, L, Y)).data
+      expect(r.data.length).toBe(want.length)
+      expect(r.data.every((v, i) => Object.is(v, want[i]))).toBe(true)
+      expect(r.outputs.map(o => o.length)).toEqual([L, L])
+    })
+  }
+
+  it('the same senders in another order: each order has its own fit (cached pseudo-inverses follow the order)', () => {
+    const { points, results } = codeword(6, 2, 32, 4)
+    const F = [Float64Array.from([1, 0]), Float64Array.from([0, 1])]
+    const sorted = robustDecode(points, 2, F, results, { mode: 'probabilistic', tolerance: 1e-9 })
+    const shuffled = robustDecode(points, 2, F, [0, 5, 1, 2, 3, 4].map(p => results[p]), { mode: 'probabilistic', tolerance: 1e-9 })
+    expect(sorted.ok && shuffled.ok).toBe(true)
+    if (!sorted.ok || !shuffled.ok) return
+    expect(shuffled.used).toEqual([0, 1, 2, 3, 4, 5])
+    for (let t = 0; t < sorted.data.length; t++) expect(Math.abs(shuffled.data[t] - sorted.data[t])).toBeLessThan(1e-12)
+  })
+
+  it('results whose squares over- or underflow decode as well (norms and residuals fall back to scaled sums)', () => {
+    for (const scale of [1e160, 1e-150]) {
+      const { points, results } = codeword(8, 3, 2048, 11)
+      for (const x of results) for (let t = 0; t < x.data.length; t++) x.data[t] *= scale
+      const F = [Float64Array.from([1, 0, 0])]
+      const clean = robustDecode(points, 3, F, results, { mode: 'adversarial', tolerance: 1e-8 })
+      expect(clean.ok).toBe(true)
+      results[5].data[100] += 1e-3 * scale
+      const r = robustDecode(points, 3, F, results, { mode: 'adversarial', tolerance: 1e-8 })
+      expect(r).toMatchObject({ ok: true, faulty: [5] })
     }
   })
 })

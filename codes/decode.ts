@@ -12,7 +12,9 @@
  *
  * Search (docs/design.md §Decoding): non-finite results are errors at known places (dropped, reported
  * faulty; they cost one redundant result each, like erasures). Then (0) fit all results
- * and accept if all agree — one least-squares fit, the common case; (1) otherwise search
+ * and accept if all agree — one least-squares fit, the common case, done together with the
+ * finiteness screen and the decode itself in one pass over the results (fit.ts `firstLook`;
+ * docs/codes.md §What a decode costs); (1) otherwise search
  * candidate subsets on a sketch: every result projected on a few seeded Gaussian
  * directions, so a candidate costs a q×q-sized solve instead of a full-vector fit.
  * Candidates are leave-e-out sets in increasing e, or (q+1)-subsets when fewer; a subset
@@ -45,10 +47,9 @@
  * sketch.ts (the sketches that screen candidates), search.ts (candidate levels, the mode's
  * acceptance rule, the ambiguity rule), leverage.ts (the hidden-error bounds).
  */
-import { allFinite } from './matrix.ts'
 import { chebVandermonde } from './chebyshev.ts'
 import type { DecodeMode } from './scheme.ts'
-import { type Fit, type Received, agrees, evaluateFunctionals, fitSet, membership, receive } from './decode/fit.ts'
+import { type Fit, type PinvCache, type Received, agrees, decodeOutputs, firstLook, fitSet, membership, receive } from './decode/fit.ts'
 import { CLEAN_FRACTION, DEFAULT_MAX_CANDIDATES, adversarialBound, errorBound, searchCandidates } from './decode/search.ts'
 import { ACCEPT_SHIFT, colludingShift, hiddenShift, leverageBasis } from './decode/leverage.ts'
 
@@ -80,7 +81,16 @@ export interface RobustDecodeOptions {
 }
 
 export type RobustDecode =
-  | { ok: true, outputs: Float64Array[], used: number[], faulty: number[], residual: number }
+  | {
+    ok: true
+    /** The decoded functionals, each of length L: views into `data`. */
+    outputs: Float64Array[]
+    /** All outputs one after the other (K × L). */
+    data: Float64Array
+    used: number[]
+    faulty: number[]
+    residual: number
+  }
   | { ok: false, reason: string, suspects: number[] }
 
 /** One peer's result, flattened. */
@@ -133,23 +143,27 @@ function decodeAt (
   results: ReadonlyArray<PeerVector>,
   opts: RobustDecodeOptions
 ): Attempt {
-  const nonFinite: number[] = []
-  const good: PeerVector[] = []
-  for (const r of results) {
-    if (allFinite(r.data)) good.push(r)
-    else nonFinite.push(r.peer)
-  }
+  // Non-finite results are errors at known places. One pass over all results gives their norms,
+  // screens them (a finite sum of squares means every entry is finite), and — speculatively,
+  // the common case — fits all of them and decodes that fit (codes/decode/fit.ts).
+  const refuse = (reason: string, suspects: number[], refinable: false | 'search' | 'leverage' = false): Attempt => ({ ok: false, reason, suspects, refinable })
+  if (results.length === 0) return refuse(`too few results to check (0 of ${q + 1})`, [])
+  const cache = pinvCache(points)
+  const look = firstLook(results.map(r => points[r.peer]), q, results.map(r => r.data), { senders: { ids: results.map(r => r.peer), cache }, functionals })
+  const good = results.filter((_, i) => look.finite[i])
+  const nonFinite = results.filter((_, i) => !look.finite[i]).map(r => r.peer)
   const R = good.length
   const tol = opts.tolerance
-  const refuse = (reason: string, suspects: number[], refinable: false | 'search' | 'leverage' = false): Attempt => ({ ok: false, reason, suspects, refinable })
   // No unchecked acceptance: Q results always fit some code word, so a decode needs at least
   // one result beyond the threshold to be checked at all (more to correct, by the mode's rule).
   if (R <= q) return refuse(`too few results to check (${R} of ${q + 1})`, sorted(nonFinite))
-  const received = receive(good.map(g => points[g.peer]), q, good.map(g => g.data))
+  const received = nonFinite.length === 0
+    ? look.received
+    : receive(good.map(g => points[g.peer]), q, good.map(g => g.data), { senders: { ids: good.map(g => g.peer), cache }, functionals })
   const floor = opts.roundingFloor ?? 0
   const target = opts.acceptShift ?? ACCEPT_SHIFT
   const accept = (members: number[], fit: Fit, suspects: number[]): Attempt => {
-    const d = decodedFrom(received, functionals, good, nonFinite, members, fit)
+    const { decoded: d, norm } = decodedFrom(received, functionals, good, nonFinite, members, fit)
     // Results that are exactly zero decode to exactly zero: nothing can hide there.
     if (members.every(i => received.norms[i] === 0)) return d
     // Leverage: the decode must not move by more than `target` (relative) if any one of the
@@ -157,11 +171,8 @@ function decodeAt (
     const codeRows = functionals.length === 0 ? { data: chebVandermonde(points, q), rows: points.length } : null
     const basis = leverageBasis(received, members, fit, floor)
     const h = hiddenShift(received, members, fit, functionals, codeRows, basis)
-    let size = 0
-    if (functionals.length > 0) {
-      for (const o of d.outputs) for (let t = 0; t < o.length; t++) size += o[t] * o[t]
-      size = Math.sqrt(size)
-    } else size = basis.scale // no outputs: shifts of code-word values, relative to a typical result
+    // No outputs: shifts of code-word values, relative to a typical result.
+    const size = functionals.length > 0 ? norm : basis.scale
     const relative = (x: number): string => Number.isFinite(x / size) ? (x / size).toExponential(1) : 'an unbounded amount'
     if (!(h.shift <= target * size)) {
       return refuse(
@@ -185,9 +196,9 @@ function decodeAt (
     return d
   }
 
-  // (0) All finite results.
+  // (0) All finite results (fitted and decoded by the first look when all were finite).
   const all = Array.from({ length: R }, (_, i) => i)
-  const fit0 = fitSet(received, all)
+  const fit0 = look.all ?? fitSet(received, all)
   if (fit0 === null) return refuse('interpolation matrix is singular', [])
   const flagged0 = all.filter(i => !agrees(fit0.residual[i], tol))
   if (flagged0.length === 0) return accept(all, fit0, sorted(nonFinite))
@@ -210,7 +221,7 @@ function decodeAt (
   return refuse(found.reason, suspects0, found.refinable ? 'search' : false)
 }
 
-/** The decode from the agreeing set `members` (indices into `good`) and its fit. */
+/** The decode from the agreeing set `members` (indices into `good`) and its fit, with the outputs' norm. */
 function decodedFrom (
   received: Received,
   functionals: ReadonlyArray<Float64Array>,
@@ -218,18 +229,26 @@ function decodedFrom (
   nonFinite: readonly number[],
   members: readonly number[],
   fit: Fit
-): Decoded {
+): { decoded: Decoded, norm: number } {
   const inA = membership(good.length, members)
   let residual = 0
   for (const i of members) residual = Math.max(residual, fit.residual[i])
   const faulty = [...nonFinite, ...good.filter((_, i) => inA[i] === 0).map(g => g.peer)]
+  // Computed with the fit's residuals when it was (the first look, a confirmed candidate).
+  const { outputs, data, norm } = fit.decoded ?? decodeOutputs(received, functionals, fit.pinv)
   return {
-    ok: true,
-    outputs: evaluateFunctionals(received, functionals, fit.pinv),
-    used: sorted(members.map(i => good[i].peer)),
-    faulty: sorted(faulty),
-    residual
+    decoded: { ok: true, outputs, data, used: sorted(members.map(i => good[i].peer)), faulty: sorted(faulty), residual },
+    norm
   }
+}
+
+/** Pseudo-inverse caches, one per point set (a scheme's points array lives as long as the scheme). */
+const pinvCaches = new WeakMap<Float64Array, PinvCache>()
+
+function pinvCache (points: Float64Array): PinvCache {
+  let cache = pinvCaches.get(points)
+  if (cache === undefined) { cache = new Map(); pinvCaches.set(points, cache) }
+  return cache
 }
 
 function sorted (xs: readonly number[]): number[] {

@@ -88,3 +88,6 @@ export type * from './scheme.ts'
 export { PolynomialCode, createPolynomialCode } from './polynomial.ts'
 export type { ProductDecode } from './polynomial.ts'
 export { BerrutCode, createBerrutCode } from './bacc.ts'
+// The matrices every entry point takes and returns (Float64Array, row-major), for users of the library.
+export { matrix, zeros, identity, fromRows, toRows, clone, transpose, relativeError, maxAbs, allFinite, ShapeError } from './matrix.ts'
+export type { Matrix } from './matrix.ts'

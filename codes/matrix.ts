@@ -144,7 +144,12 @@ export function relativeError (a: Matrix, b: Matrix): number {
 }
 
 export function allFinite (a: Matrix | Float64Array): boolean {
-  const d = a instanceof Float64Array ? a : a.data
+  return allFiniteValues(a instanceof Float64Array ? a : a.data)
+}
+
+// The loop on a plain Float64Array parameter: over the `Matrix | Float64Array` union V8 compiled
+// it ~10× slower (measured 9 ns against 1 ns per entry).
+function allFiniteValues (d: Float64Array): boolean {
   for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false
   return true
 }

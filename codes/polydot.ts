@@ -203,11 +203,15 @@ export class PolyDotScheme implements CodeScheme {
     const len = br * x.cols
     const out = zeros(br, x.cols)
     const o = out.data; const d = x.data
+    let first = true
     for (let k = 0; k < K; k++) {
       const c = w[k]
       if (c === 0) continue
       const off = k * len
-      for (let t = 0; t < len; t++) o[t] += c * d[off + t]
+      // The first block written, not added to zeros: c·d + 0 is 0 + c·d bit for bit (−0 → +0).
+      if (first) for (let t = 0; t < len; t++) o[t] = c * d[off + t] + 0
+      else for (let t = 0; t < len; t++) o[t] += c * d[off + t]
+      first = false
     }
     return out
   }
@@ -239,8 +243,8 @@ export class PolyDotScheme implements CodeScheme {
       conditionNumber: code.exhaustive ? code.kappa : undefined
     })
     if (!r.ok) return { ok: false, reason: r.reason, suspects: merge(r.suspects, misshapen) }
-    const value = zeros(blocks * rows, cols)
-    for (let k = 0; k < blocks; k++) value.data.set(r.outputs[k], k * rows * cols)
+    // The K = blocks outputs, each rows × cols, one after the other: the row blocks of the value.
+    const value = matrix(blocks * rows, cols, r.data)
     return { ok: true, value, used: r.used, faulty: merge(r.faulty, misshapen), residual: r.residual }
   }
 

@@ -24,7 +24,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import type { Exchange } from '../training/exchange.ts'
 import { networkPosition } from '../training/trainer/resync.ts'
-import { createPeerTrainer, type PeerTrainer, type StepReport } from '../training/trainer/index.ts'
+import { createPeerTrainer, type PeerTrainer } from '../training/trainer/index.ts'
 import { serializeCheckpoint, deserializeCheckpoint, CheckpointError } from '../training/checkpoint.ts'
 import { createFaultInjector, type FaultInjector, type FaultSite } from '../training/soft-errors.ts'
 import { datasetForConfig } from '../training/simulate.ts'
@@ -34,15 +34,17 @@ import { testAccuracy, exportWeights, type WeightsExport } from '../training/eva
 import type { Dataset } from '../training/dataset.ts'
 import type { ErrorKind } from '../training/config.ts'
 import { jobHash, jobNames, type JobSpec, type JobNames } from '../protocols/job.ts'
-import { parseVerdict, encodeGossip, type Verdict } from '../protocols/gossip.ts'
-import type { ControllerStatus, PeerHealth, PeerStatus } from '../protocols/status.ts'
+import { MAX_GOSSIP_BYTES } from '../protocols/gossip.ts'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { Admission, AdmissionError } from '../protocols/admission.ts'
+import type { ControllerStatus, PeerHealth, PeerStatus, RestrictedStatus } from '../protocols/status.ts'
 import { peerHealth, peerStatus } from './status.ts'
 import { ResultExchange } from '../protocols/results.ts'
 import { controlStreamHandler, CONTROL_PROTOCOL, type ControlHandlers } from '../protocols/control.ts'
 import { createHost, dialableAddresses, type CodenetHost } from './peer.ts'
 import { loadOrCreateIdentity, createCheckpointStore, StoreError, type CheckpointStore } from './store.ts'
 import { Membership } from './membership.ts'
-import { RunTally } from './run-tally.ts'
+import { RunTally, type PeerCpu } from './run-tally.ts'
 
 export class EngineError extends Error {
   override name = 'EngineError'
@@ -81,6 +83,10 @@ export interface EngineOptions {
   bootstrap?: string[]
   mdns?: boolean
   swarmKey?: Uint8Array
+  /** The controller's peer id (the control key's, node/control-auth.ts): it and the members see the full status. */
+  controller?: string
+  /** This peer's admission ticket (a job that admits by key: `codenet job admit`). */
+  ticket?: string
   /** Default: the job's dataset (MNIST or synthetic). */
   dataset?: Dataset
   faults?: LocalFaults
@@ -104,6 +110,8 @@ export interface PeerSummary extends RunSummary<number | null> {
   attemptedSteps: number
   framesDropped: number
   verdictDisagreements: number
+  /** CPU this peer spent training, maths vs protocol (node/run-tally.ts). */
+  cpu: PeerCpu
 }
 
 export interface PeerResult {
@@ -130,8 +138,9 @@ export class PeerEngine {
   private readonly started = Date.now()
   private readonly tally = new RunTally()
   private restoredFrom: number | null = null
-  private readonly myVerdicts = new Map<string, string>()
   private verdictDisagreements = 0
+  private cpuAtStart: NodeJS.CpuUsage = process.cpuUsage()
+  private admission!: Admission
   private lastCheckpointWritten: number | null = null
 
   constructor (opts: EngineOptions) {
@@ -151,7 +160,21 @@ export class PeerEngine {
       privateKey: key, listen: this.opts.listen, bootstrap: this.opts.bootstrap, mdns: this.opts.mdns, swarmKey: this.opts.swarmKey
     })
     this.log('peer %s (%s identity)', this.host.peerId.toString(), created ? 'new' : 'saved')
+    try {
+      this.admission = new Admission(this.hash, this.opts.job.admission)
+    } catch (err) {
+      if (err instanceof AdmissionError) throw new EngineError(`the job file's admission is unusable: ${err.message}`)
+      throw err
+    }
+    if (!this.admission.admits(this.peerId, this.opts.ticket)) {
+      throw new EngineError(this.opts.ticket === undefined
+        ? `this peer (${this.peerId}) is not admitted to job ${this.hash.slice(0, 16)}: ask the job's owner for a ticket (\`codenet job admit ${this.peerId}\`) and pass it with --ticket FILE`
+        : `the ticket does not admit this peer (${this.peerId}) to job ${this.hash.slice(0, 16)}`)
+    }
+    if (this.admission.open) this.print('WARNING: this job admits anyone who knows its hash (no admission in the job file: make it with `codenet job init`, which adds one)')
     this.membership = new Membership(this.host, {
+      admission: this.admission,
+      ...(this.opts.ticket !== undefined ? { ticket: this.opts.ticket } : {}),
       job: this.hash, peers: this.opts.job.config.peers, joinTopic: this.names.topics.join, dataDir: this.opts.dataDir, bootstrap: this.opts.bootstrap, log: this.log,
       progress: () => {
         const st = this.trainer?.status()
@@ -160,30 +183,26 @@ export class PeerEngine {
     })
     await this.membership.start()
     const pubsub = this.host.services.pubsub
+    // Only the join topic: verdicts travel on the result frames (the trainer's agreement), so
+    // nothing is gossiped per step. The validator drops (and does not forward) what is too
+    // large, unsigned or from a peer that is not admitted, before the barrier sees it.
+    pubsub.topicValidators.set(this.names.topics.join, (_from, msg) => {
+      if (msg.type !== 'signed' || msg.data.length > MAX_GOSSIP_BYTES) return TopicValidatorResult.Reject
+      const v = this.membership.validate(msg.from.toString(), msg.data)
+      // A stale hello is honest traffic overtaken by a newer one: not forwarded, not penalised.
+      return 'hello' in v ? TopicValidatorResult.Accept : v.drop === 'stale' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+    })
     pubsub.subscribe(this.names.topics.join)
-    pubsub.subscribe(this.names.topics.verdict)
     pubsub.addEventListener('message', (evt) => {
       const msg = evt.detail
       if (msg.type !== 'signed') return
       if (msg.topic === this.names.topics.join) this.membership.onHello(msg.from.toString(), msg.data)
-      else if (msg.topic === this.names.topics.verdict) this.onVerdict(msg.from.toString(), msg.data)
     })
-    await this.host.handle(CONTROL_PROTOCOL, controlStreamHandler({ ...this.opts.hooks?.control, status: () => this.status() }), { maxInboundStreams: 16 })
+    await this.host.handle(CONTROL_PROTOCOL, controlStreamHandler({ ...this.opts.hooks?.control, status: (_req, from) => this.statusFor(from.toString()) }), { maxInboundStreams: 16 })
     this.membership.startHellos()
   }
 
   addresses (): string[] { return dialableAddresses(this.host) }
-
-  private onVerdict (from: string, data: Uint8Array): void {
-    const v = parseVerdict(data, this.hash, this.opts.job.config.peers)
-    if (v === null || v.peer !== from) return
-    const mine = this.myVerdicts.get(`${v.step}/${v.attempt}`)
-    const theirs = JSON.stringify([v.rollback, v.flagged, v.repaired])
-    if (mine !== undefined && mine !== theirs) {
-      this.verdictDisagreements++
-      this.print(`verdict of step ${v.step} differs at ${from}: ${theirs} vs ${mine}`)
-    }
-  }
 
   private async join (signal: AbortSignal): Promise<void> {
     this.phase = 'joining'
@@ -238,7 +257,7 @@ export class PeerEngine {
     const blob = latest.ck.blobs.get('trainer')
     try {
       if (blob === undefined) throw new CheckpointError('checkpoint has no trainer state')
-      trainer.restore(deserializeCheckpoint(blob))
+      trainer.restore(deserializeCheckpoint(blob, { maxStep: trainer.totalSteps }))
       this.restoredFrom = latest.step
       this.lastCheckpointWritten = latest.step
       this.print(`restored checkpoint of step ${latest.step}`)
@@ -246,15 +265,6 @@ export class PeerEngine {
       if (err instanceof CheckpointError || err instanceof StoreError) this.print(`refused checkpoint of step ${latest.step}: ${err.message}`)
       else throw err
     }
-  }
-
-  private publishVerdict (r: StepReport): void {
-    if (r.decided === null) return
-    const attempt = r.attempt
-    const msg: Verdict = { type: 'verdict', job: this.hash, peer: this.peerId, step: r.decided, attempt, rollback: r.outcome === 'rolled-back', flagged: r.agreed.flagged, repaired: r.repaired }
-    this.myVerdicts.set(`${r.step}/${attempt}`, JSON.stringify([msg.rollback, msg.flagged, msg.repaired]))
-    if (this.myVerdicts.size > 256) this.myVerdicts.delete(this.myVerdicts.keys().next().value as string)
-    this.host.services.pubsub.publish(this.names.topics.verdict, encodeGossip(msg)).catch(() => {})
   }
 
   /** Join, train to the end, decode the model. */
@@ -278,14 +288,21 @@ export class PeerEngine {
       timeoutMs: this.opts.roundTimeoutMs ?? 15_000, log: (m) => { this.print(m) }
     })
     this.trainer = trainer
+    this.cpuAtStart = process.cpuUsage()
     await this.restoreCheckpoint(trainer)
     this.phase = 'training'
     // A restarted peer waits to hear where the others are, then moves past what was published
     // while it was down (its own state is stale until the audit repairs it).
     if (this.restoredFrom !== null || this.membership.members.some(m => (this.membership.barrier.helloOf(m.toString())?.step ?? 0) > trainer.currentStep + 2)) {
-      const until = Date.now() + 5000
+      // Until half the others were heard computing (their frames reach the new address once
+      // their hellos tell them it; on a loaded machine that takes seconds): up to a minute.
+      const until = Date.now() + 60_000
       let pos = null
-      while ((pos = networkPosition(results.positions(), this.self, 0)) === null && Date.now() < until) await sleep(50)
+      this.print('restarted: waiting to hear where the others are')
+      while ((pos = networkPosition(results.positions(), this.self, 0)) === null && Date.now() < until) {
+        if (signal.aborted) throw new EngineError('stopped')
+        await sleep(50)
+      }
       // The others have been heard computing pos.step: they compute the next one next.
       if (pos !== null && pos.step + 1 < trainer.totalSteps) {
         this.print(`rejoining at step ${pos.step + 1} (restored ${trainer.currentStep}; the network at ${pos.step}/${pos.attempt}): stale shards, expecting repair`)
@@ -300,13 +317,14 @@ export class PeerEngine {
       const ms = performance.now() - t0
       this.tally.record(r, ms)
       this.tally.counters.injected = this.faults.injected
-      this.publishVerdict(r)
+      this.verdictDisagreements += r.contradicted.length
+      if (trainer.currentStep >= 10) this.membership.training()
       if (r.checkpointed !== null) await this.saveCheckpoint(trainer)
       const st = trainer.status()
       if (r.resynced !== null) this.print(`resync from step ${r.resynced.from.step}/${r.resynced.from.attempt} to the network's ${r.resynced.to.step}/${r.resynced.to.attempt}: stale shards, expecting repair`)
       if (r.outcome === 'rolled-back') this.print(`step ${r.decided ?? r.step}: rolled back to ${r.rolledBackTo}`)
       else if (r.agreed.flagged.length > 0 || r.repaired.length > 0 || st.step % 20 === 0 || trainer.done) {
-        this.print(`step ${st.step}/${trainer.totalSteps} loss ${r.loss.toFixed(4)}${r.agreed.flagged.length > 0 ? ` flagged [${r.agreed.flagged.join(',')}]` : ''}${r.repaired.length > 0 ? ` repaired [${r.repaired.join(',')}]` : ''} ${ms.toFixed(0)} ms`)
+        this.print(`step ${st.step}/${trainer.totalSteps}${Number.isFinite(r.loss) ? ` loss ${r.loss.toFixed(4)}` : ''}${r.agreed.flagged.length > 0 ? ` flagged [${r.agreed.flagged.join(',')}]` : ''}${r.repaired.length > 0 ? ` repaired [${r.repaired.join(',')}]` : ''} ${ms.toFixed(0)} ms`)
       }
     }
     this.phase = 'finishing'
@@ -323,7 +341,8 @@ export class PeerEngine {
       peerId: this.peerId,
       job: this.hash,
       restoredFrom: this.restoredFrom,
-      verdictDisagreements: this.verdictDisagreements
+      verdictDisagreements: this.verdictDisagreements,
+      cpuAtStart: this.cpuAtStart
     })
     this.phase = 'done'
     return { summary, weights: exportWeights(model) }
@@ -350,7 +369,13 @@ export class PeerEngine {
     })
   }
 
-  /** What the control protocol's `status` answers. */
+  /** The full status for members and the controller; phase and step for anyone else. */
+  statusFor (from: string): PeerStatus | RestrictedStatus {
+    if (from === this.opts.controller || this.membership.members.some(m => m.toString() === from)) return this.status()
+    return { restricted: true, phase: this.phase, step: this.trainer?.currentStep ?? 0 }
+  }
+
+  /** What the control protocol's `status` answers (to members and the controller). */
   status (): PeerStatus {
     return peerStatus({
       job: this.hash,

@@ -12,10 +12,16 @@
  *              the per-peer counters of results that never arrived (`missing`): how stragglers,
  *              paused, crashed and partitioned peers are seen
  *   control    the signed `fault` and `fault-clear` requests (node/control-auth.ts; the bodies
- *              are protocols/fault-command.ts's): only the testnet's key is obeyed; `crash`
- *              answers, then exits with CRASH_EXIT_CODE. Whether it comes back is not the peer's
- *              business: the launcher learnt the crash's restart intent from the fault CLI
- *              before the command was sent (testnet/fault-history.ts)
+ *              are protocols/fault-command.ts's): only the testnet's key is obeyed, and only a
+ *              command signed for this peer, this job and this boot (a random nonce drawn when
+ *              the controller is made, published in the status as `controller.boot`), within
+ *              its lifetime, never one obeyed before: its id is written to the replay memory in
+ *              the data dir (node/replay-memory.ts) before the command is acted on. Refusals
+ *              are counted per reason (`controller.refused`) and printed at most once per
+ *              REFUSAL_PRINT_INTERVAL_MS. `crash` answers, then exits with CRASH_EXIT_CODE.
+ *              Whether it comes back is not the peer's business: the launcher learnt the
+ *              crash's restart intent from the fault CLI before the command was sent
+ *              (testnet/fault-history.ts)
  *   status     active faults and counters, merged into the control status answer
  */
 import { randomBytes } from 'node:crypto'
@@ -25,15 +31,19 @@ import type { KeyObject } from 'node:crypto'
 import type { Matrix } from '../codes/matrix.ts'
 import type { Collected, CollectPolicy, Exchange, PublishOptions, RoundKey } from '../training/exchange.ts'
 import { createFaultInjector, DEFAULT_SOFT_ERRORS, type ErrorKind, type FaultContext, type FaultInjector, type FaultInjectorOptions, type FaultSite } from '../training/soft-errors.ts'
-import type { ControlRequest } from '../protocols/control.ts'
-import { FaultCommandError, parseFaultCommand, type FaultApplied, type FaultCleared, type FaultCommand, type FaultKind } from '../protocols/fault-command.ts'
+import type { ControlRequest, ControlTarget } from '../protocols/control.ts'
+import { parseFaultCommand, type FaultApplied, type FaultCleared, type FaultCommand, type FaultKind } from '../protocols/fault-command.ts'
 import type { ControllerStatus } from '../protocols/status.ts'
 import { lengthPrefixed } from '../protocols/frame.ts'
-import { ControlVerifier } from './control-auth.ts'
+import { ControlAuthError, ControlVerifier, type RefusalReason } from './control-auth.ts'
+import { ReplayMemory } from './replay-memory.ts'
 import { byzantineOffset } from '../training/adversaries.ts'
 
 /** Exit code of a peer crashed on command; the launcher restarts such a peer. */
 export const CRASH_EXIT_CODE = 75
+
+/** At most one printed line about refused commands per this many ms (each one is counted and debug-logged). */
+export const REFUSAL_PRINT_INTERVAL_MS = 10_000
 
 /**
  * What a command's absent parameter means on the peer. `codenet fault` always sends every
@@ -70,6 +80,13 @@ export interface JoinedContext {
 export interface FaultControllerOptions {
   /** Commands must be signed with this key; null: the peer obeys no fault command. */
   authorisedKey: KeyObject | null
+  /** The hash of the job this peer runs: commands must name it. */
+  job: string
+  /** The peer's data dir, where the ids of obeyed commands survive restarts; null: kept in RAM only. */
+  dataDir: string | null
+  /** This boot's nonce; random by default (a test may fix it to play a restart that kept it). */
+  boot?: string
+  now?: () => number
   /** How a crash command ends the process (the peer command passes process.exit). */
   exit: (code: number) => void
   /** Unblocks a paused peer when the peer is stopping. */
@@ -98,7 +115,7 @@ const sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
 
 export class FaultController {
   private readonly opts: FaultControllerOptions
-  private readonly verifier: ControlVerifier | null
+  private verifier: ControlVerifier | null
   private readonly log = logger('codenet:faults')
   private readonly active: ActiveFaults = { softError: null, straggler: null, pause: null, partition: null, byzantine: null, garbage: null }
   private joinedCtx: JoinedContext | null = null
@@ -113,11 +130,33 @@ export class FaultController {
   private missing: number[] = []
   private late: number[] = []
   private readonly history: Array<{ at: number, kind: string, seed: number | null }> = []
+  /** Published in the status; a command must be signed for it. */
+  readonly boot: string
+  /** What a command must be signed for, once `bind` knows this peer's id. */
+  private self: ControlTarget | null = null
+  private readonly now: () => number
+  private readonly refused: Partial<Record<RefusalReason, number>> = {}
+  private lastRefusalPrint = -Infinity
+  private unprintedRefusals = 0
 
   constructor (opts: FaultControllerOptions) {
     this.opts = opts
-    this.verifier = opts.authorisedKey === null ? null : new ControlVerifier(opts.authorisedKey)
+    this.now = opts.now ?? Date.now
+    this.boot = opts.boot ?? randomBytes(16).toString('hex')
+    this.verifier = opts.authorisedKey === null ? null : new ControlVerifier(opts.authorisedKey, { now: this.now })
     opts.signal?.addEventListener('abort', () => { this.release() }, { once: true })
+  }
+
+  /**
+   * The peer's id is known (the engine started): load the replay memory from the data dir and
+   * start obeying commands signed for this peer. Until then every command is refused.
+   */
+  async bind (peerId: string): Promise<void> {
+    if (this.opts.authorisedKey !== null) {
+      const memory = await ReplayMemory.load(this.opts.dataDir, this.now(), m => { this.print(`control replay memory: ${m}`) })
+      this.verifier = new ControlVerifier(this.opts.authorisedKey, { now: this.now, memory })
+    }
+    this.self = { peer: peerId, job: this.opts.job, boot: this.boot }
   }
 
   private print (line: string): void { this.opts.print?.(line) }
@@ -128,28 +167,51 @@ export class FaultController {
     for (const f of r) f()
   }
 
-  /** Control handlers: `fault` (body: FaultCommand) and `fault-clear`. */
-  get handlers (): Record<string, (req: ControlRequest) => unknown> {
-    const guarded = (fn: (req: ControlRequest) => unknown) => (req: ControlRequest): unknown => {
+  /**
+   * Control handlers: `fault` (body: FaultCommand) and `fault-clear`. A command is verified,
+   * its body validated, and its id written to the replay memory before it is acted on (a crash
+   * in between leaves it recorded, never obeyed twice); a refusal throws, with its reason.
+   */
+  get handlers (): Record<string, (req: ControlRequest) => Promise<unknown>> {
+    const guarded = <T>(prepare: (req: ControlRequest) => () => T) => async (req: ControlRequest): Promise<T> => {
+      let act: () => T
       try {
-        if (this.verifier === null) throw new FaultCommandError('this peer obeys no control key (start it with --control-key FILE)')
-        this.verifier.check(req)
+        if (this.verifier === null) throw new ControlAuthError('this peer obeys no control key (start it with --control-key FILE)', 'no-key')
+        if (this.self === null) throw new ControlAuthError('this peer is still starting; try again', 'starting')
+        this.verifier.check(req, this.self)
+        act = prepare(req)
+        try { await this.verifier.memory.persist(this.now()) } catch (err) {
+          throw new ControlAuthError(`cannot record the command in the replay memory, so it is not obeyed: ${(err as Error).message}`, 'memory-write')
+        }
       } catch (err) {
-        this.counters.commandsRefused++
-        this.log('refused %s: %s', req.type, (err as Error).message)
+        this.noteRefusal(req, err as Error)
         throw err
       }
       this.counters.commandsAccepted++
-      return fn(req)
+      return act()
     }
     return {
-      fault: guarded(req => this.apply(parseFaultCommand(req.body))),
-      'fault-clear': guarded((): FaultCleared => { this.clear(); return { cleared: true } })
+      fault: guarded(req => { const cmd = parseFaultCommand(req.body); return () => this.apply(cmd) }),
+      'fault-clear': guarded(() => (): FaultCleared => { this.clear(); return { cleared: true } })
     }
   }
 
+  /** Count a refusal by reason; debug-log each, print at most one line per REFUSAL_PRINT_INTERVAL_MS. */
+  private noteRefusal (req: ControlRequest, err: Error): void {
+    const reason: RefusalReason = err instanceof ControlAuthError && err.reason !== undefined ? err.reason : 'bad-command'
+    this.counters.commandsRefused++
+    this.refused[reason] = (this.refused[reason] ?? 0) + 1
+    this.log('refused %s (%s): %s', req.type, reason, err.message)
+    const t = this.now()
+    if (t - this.lastRefusalPrint < REFUSAL_PRINT_INTERVAL_MS) { this.unprintedRefusals++; return }
+    const more = this.unprintedRefusals > 0 ? ` (${this.unprintedRefusals} more refused since the last report)` : ''
+    this.print(`refused control command '${req.type}': ${err.message}${more}`)
+    this.lastRefusalPrint = t
+    this.unprintedRefusals = 0
+  }
+
   apply (cmd: FaultCommand): FaultApplied {
-    this.history.push({ at: Date.now(), kind: cmd.kind, seed: cmd.seed })
+    this.history.push({ at: this.now(), kind: cmd.kind, seed: cmd.seed })
     this.print(`fault ${cmd.kind} (seed ${cmd.seed}) applied`)
     switch (cmd.kind) {
       case 'soft-error': {
@@ -310,6 +372,7 @@ export class FaultController {
     const a = this.active
     return {
       authorised: this.verifier !== null,
+      boot: this.boot,
       active: this.activeKinds(),
       params: {
         softError: a.softError === null ? null : { rate: a.softError.rate, kind: a.softError.errorKind, magnitude: a.softError.magnitude, site: a.softError.site, seed: a.softError.seed },
@@ -319,6 +382,7 @@ export class FaultController {
       },
       injected: { softErrors: this.softErrors, byzantineResults: this.byzantineResults },
       counters: { ...this.counters },
+      refused: { ...this.refused },
       missing: [...this.missing],
       late: [...this.late],
       commands: this.history.slice(-32)

@@ -1,14 +1,21 @@
 /**
  * A peer's membership of its job (node/engine.ts runs it): hellos on the job's join topic
- * every 500 ms, the join barrier they feed, and keeping the bootstrap peers, the members and
- * what discovery finds dialed. Member addresses learnt from hellos go to the peer store and,
- * every few seconds, to the data dir (a hint for restarts).
+ * (every 500 ms while joining, every 5 s once training runs), the join barrier they feed, and
+ * keeping the bootstrap peers, the members and what discovery finds dialed. Member addresses
+ * learnt from hellos go to the peer store and, every few seconds, to the data dir (a hint for
+ * restarts).
+ *
+ * Strangers cannot jam it: only hellos of admitted peers (protocols/admission.ts) reach the
+ * barrier, and once it closed only the members' do; nothing else is written to the peer store;
+ * the barrier's view is bounded and ages out silent joiners; drops are logged at most once a
+ * second (counted in `dropped`).
  */
 import type { Logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import { JoinBarrier } from '../protocols/job.ts'
+import type { Admission } from '../protocols/admission.ts'
 import { parseHello, encodeGossip, type Hello } from '../protocols/gossip.ts'
 import { dialableAddresses, type CodenetHost } from './peer.ts'
 import { saveKnownPeers, loadKnownPeers } from './store.ts'
@@ -24,7 +31,17 @@ export interface MembershipOptions {
   log: Logger
   /** What this peer's hello says about it. */
   progress: () => Pick<Hello, 'step' | 'attempt' | 'ready' | 'done'>
+  /** Who may take part, and this peer's own ticket (sent in its hellos). */
+  admission: Admission
+  ticket?: string
 }
+
+/** Why a hello was dropped: 'stale' is an honest hello overtaken by a newer one (not the sender's fault). */
+export type HelloDrop = 'malformed' | 'not-admitted' | 'not-a-member' | 'stale'
+
+/** Hello period while joining (the barrier and the start wait on hellos) and once training runs. */
+export const HELLO_JOINING_MS = 500
+export const HELLO_TRAINING_MS = 5000
 
 export class Membership {
   readonly barrier: JoinBarrier
@@ -35,11 +52,29 @@ export class Membership {
   private helloTimer: ReturnType<typeof setInterval> | null = null
   private knownPeers: string[] = []
   private knownPeersSavedAt = 0
+  private helloPeriod = HELLO_JOINING_MS
+  /** Hellos dropped (malformed, not admitted, not a member), by reason. */
+  readonly dropped: Record<string, number> = {}
+  private lastDropLog = 0
+  private lastPrompted = 0
 
   constructor (host: CodenetHost, opts: MembershipOptions) {
     this.host = host
     this.opts = opts
-    this.barrier = new JoinBarrier(host.peerId.toString(), opts.peers)
+    this.barrier = new JoinBarrier(host.peerId.toString(), opts.peers, p => opts.admission.known(p))
+  }
+
+  /** True once `peer` is a member (after the barrier) or, before it, an admitted joiner. */
+  accepts (peer: string): boolean {
+    return this.members.length > 0 ? this.members.some(m => m.toString() === peer) : this.opts.admission.known(peer)
+  }
+
+  private drop (reason: string, from: string): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1
+    const t = Date.now()
+    if (t - this.lastDropLog < 1000) return
+    this.lastDropLog = t
+    this.opts.log('dropped a hello from %s (%s); dropped so far: %o', from, reason, this.dropped)
   }
 
   /** Loads the members this data dir knew last time and dials what discovery finds. */
@@ -55,8 +90,17 @@ export class Membership {
   }
 
   startHellos (): void {
-    this.helloTimer = setInterval(() => { void this.tick() }, 500)
+    this.schedule(HELLO_JOINING_MS)
     void this.tick()
+  }
+
+  /** Once training runs, hellos only keep membership fresh: every few seconds. */
+  training (): void { if (this.helloPeriod !== HELLO_TRAINING_MS) this.schedule(HELLO_TRAINING_MS) }
+
+  private schedule (ms: number): void {
+    if (this.helloTimer !== null) clearInterval(this.helloTimer)
+    this.helloPeriod = ms
+    this.helloTimer = setInterval(() => { void this.tick() }, ms)
   }
 
   stop (): void {
@@ -70,8 +114,11 @@ export class Membership {
       job: this.opts.job,
       peer: this.host.peerId.toString(),
       ...this.opts.progress(),
-      seen: this.barrier.seen(),
-      addrs: dialableAddresses(this.host).slice(0, 16)
+      // After the barrier only the members are advertised.
+      seen: this.members.length > 0 ? this.members.map(m => m.toString()).sort() : this.barrier.seen(),
+      addrs: dialableAddresses(this.host).slice(0, 16),
+      ...(this.opts.ticket !== undefined ? { ticket: this.opts.ticket } : {}),
+      sent: Date.now()
     }
   }
 
@@ -88,8 +135,9 @@ export class Membership {
     if (addrs.length > 0) await saveKnownPeers(this.opts.dataDir, addrs).catch(() => {})
   }
 
-  /** Every 500 ms: say hello, keep the bootstrap peers and the members connected. */
+  /** Every hello period: say hello, keep the bootstrap peers and the members connected. */
   async tick (): Promise<void> {
+    if (this.members.length === 0) this.barrier.age()
     try {
       await this.host.services.pubsub.publish(this.opts.joinTopic, encodeGossip(this.hello()))
     } catch (err) {
@@ -110,9 +158,35 @@ export class Membership {
     }
   }
 
-  onHello (from: string, data: Uint8Array): void {
+  /**
+   * The join topic's validator (it runs before gossip forwards a message): a hello this job
+   * accepts — well formed, signed by the peer it names, admitted, a member once the barrier
+   * closed, and newer than the last one from that peer (a replayed hello is stale). Null when not.
+   */
+  validate (from: string, data: Uint8Array): { hello: Hello } | { drop: HelloDrop } {
     const h = parseHello(data, this.opts.job, this.opts.peers)
-    if (h === null || h.peer !== from) { this.opts.log('dropped a malformed hello from %s', from); return }
+    const verdict: HelloDrop | null = h === null || h.peer !== from
+      ? 'malformed'
+      : !this.opts.admission.admits(h.peer, h.ticket)
+          ? 'not-admitted'
+          : this.members.length > 0 && !this.accepts(h.peer)
+            ? 'not-a-member'
+            // Out of order by another gossip path, or replayed: older than what we have.
+            : (this.barrier.helloOf(h.peer)?.sent ?? -1) > (h.sent ?? Infinity) ? 'stale' : null
+    if (verdict !== null || h === null) { this.drop(verdict ?? 'malformed', from); return { drop: verdict ?? 'malformed' } }
+    return { hello: h }
+  }
+
+  onHello (from: string, data: Uint8Array): void {
+    const v = this.validate(from, data)
+    if (!('hello' in v)) return
+    const h = v.hello
+    // A member (re)joining while we train waits for a hello from every member to close its
+    // barrier: answer at once instead of at the next (slow) training hello.
+    if (this.members.length > 0 && !h.ready && Date.now() - this.lastPrompted > HELLO_JOINING_MS) {
+      this.lastPrompted = Date.now()
+      void this.tick()
+    }
     this.barrier.observe(h)
     // Learn where the peer listens, so a restarted peer (new port) is reachable again.
     try {

@@ -42,6 +42,30 @@ export function parseMultiaddrs (flag: string, values: readonly string[]): Multi
   })
 }
 
+/** codenet peers have one transport, TCP: a listen address must be /ip4|ip6/ADDR/tcp/PORT. */
+export function checkListenAddrs (values: readonly string[]): void {
+  for (const ma of parseMultiaddrs('--listen', values)) {
+    const s = ma.toString()
+    if (!/^\/ip[46]\/[^/]+\/tcp\/\d+$/.test(s)) throw new PeerConfigError(`--listen ${s}: a codenet peer listens on TCP only (/ip4/ADDR/tcp/PORT or /ip6/ADDR/tcp/PORT)`)
+  }
+}
+
+/** Why the OS refused a listen address, in words. */
+function listenReason (text: string): string {
+  if (text.includes('EADDRINUSE')) return 'the port is already in use'
+  if (text.includes('EADDRNOTAVAIL')) return 'no network interface of this machine has that address'
+  if (text.includes('EACCES')) return 'permission denied (ports below 1024 need privileges)'
+  if (text.includes('UnsupportedListenAddressError')) return 'no transport listens on it (TCP only)'
+  return text.replace(/^\w*Error: /, '')
+}
+
+/** libp2p's multi-line listen failure as one PeerConfigError line, or null for any other error. */
+export function listenFailure (err: unknown): PeerConfigError | null {
+  if (!(err instanceof Error) || err.name !== 'UnsupportedListenAddressesError') return null
+  const each = [...err.message.matchAll(/^\s*(\/\S+): (.*)$/gm)].map(m => `${m[1]}: ${listenReason(m[2])}`)
+  return new PeerConfigError(`cannot listen on ${each.length > 0 ? each.join('; ') : 'the --listen addresses'}`)
+}
+
 export async function readSwarmKey (path: string): Promise<Uint8Array> {
   let bytes: Buffer
   try { bytes = await readFile(path) } catch (err) { throw new PeerConfigError(`cannot read swarm key ${path}: ${(err as Error).message}`) }
@@ -54,13 +78,13 @@ export async function readSwarmKey (path: string): Promise<Uint8Array> {
 
 export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
   const listen = cfg.listen !== undefined && cfg.listen.length > 0 ? cfg.listen : ['/ip4/0.0.0.0/tcp/0']
-  parseMultiaddrs('--listen', listen)
+  checkListenAddrs(listen)
   const boot = cfg.bootstrap ?? []
   parseMultiaddrs('--bootstrap', boot)
   const discovery: Array<(c: any) => PeerDiscovery> = []
   if (cfg.mdns !== false) discovery.push(mdns({ interval: 2000 }))
   if (boot.length > 0) discovery.push(bootstrap({ list: boot, timeout: 100 }))
-  const node = await createLibp2p({
+  const options = {
     privateKey: cfg.privateKey,
     addresses: { listen },
     transports: [tcp()],
@@ -72,10 +96,13 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
     services: {
       identify: identify(),
       pubsub: gossipsub({
-        // Small jobs: a mesh of all members, flood publishing and no score-based pruning so a
-        // freshly started peer hears the barrier at once.
+        // Gossip carries only joining and membership (hellos), never per-step traffic. A small
+        // job's mesh holds every member, so flood publishing buys nothing; a fast id (sender +
+        // sequence number, cached only after a signature verified) drops duplicates before their
+        // signatures are checked again.
         allowPublishToZeroTopicPeers: true,
-        floodPublish: true,
+        floodPublish: false,
+        fastMsgIdFn: (msg) => `${Buffer.from(msg.from ?? []).toString('base64')}/${Buffer.from(msg.seqno ?? []).toString('base64')}`,
         emitSelf: false,
         D: 6,
         Dlo: 2,
@@ -83,8 +110,13 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
         heartbeatInterval: 500
       })
     }
-  })
-  return node
+  }
+  try {
+    return await createLibp2p(options)
+  } catch (err) {
+    // A busy port or a foreign address: one line naming the address, not libp2p's stack.
+    throw listenFailure(err) ?? err
+  }
 }
 
 /** Dial bootstrap addresses directly too (bootstrap discovery only announces them). */
@@ -123,13 +155,15 @@ export function dialableAddresses (node: CodenetHost): string[] {
 
 /**
  * Ask a running peer for its status over the control protocol, from a throwaway client node
- * (what `codenet status` builds on). `addr` must end in /p2p/<id>.
+ * (what `codenet status` builds on). `addr` must end in /p2p/<id>. The full status needs the
+ * controller's identity (`privateKey`: node/control-auth.ts controlLibp2pKey of the control key
+ * the peer obeys); any other identity gets `{ restricted, phase, step }`.
  */
-export async function queryStatus (addr: string, opts: { timeoutMs?: number, swarmKey?: Uint8Array } = {}): Promise<Record<string, unknown>> {
+export async function queryStatus (addr: string, opts: { timeoutMs?: number, swarmKey?: Uint8Array, privateKey?: PrivateKey } = {}): Promise<Record<string, unknown>> {
   const { generateKeyPair } = await import('@libp2p/crypto/keys')
   const { controlRequest } = await import('../protocols/control.ts')
   const [ma] = parseMultiaddrs('address', [addr])
-  const client = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, swarmKey: opts.swarmKey })
+  const client = await createHost({ privateKey: opts.privateKey ?? await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, swarmKey: opts.swarmKey })
   try {
     const body = await controlRequest(async (protocol, o) => await client.dialProtocol(ma, protocol, o), 'status', undefined, { timeoutMs: opts.timeoutMs ?? 10_000 })
     return body as Record<string, unknown>

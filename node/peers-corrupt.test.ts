@@ -6,6 +6,8 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { tempDir, writeJob, waitFor, finish, jobFlags, PeerNet, checkCommon } from './testing.ts'
 import { queryStatus } from './peer.ts'
+import { generateControlKey, saveControlKey, controlLibp2pKey } from './control-auth.ts'
+import { join } from 'node:path'
 
 const net = new PeerNet()
 afterEach(() => { net.stop() })
@@ -16,7 +18,11 @@ describe('a peer sending corrupted results', () => {
     const dir = tempDir('codenet-corrupt-')
     const job = writeJob(dir, jobFlags(STEPS))
     const bad = 2
-    const { peers } = await net.start(dir, job, i => i === bad ? ['--fault-rate', '0.1', '--fault-site', 'matmul'] : [])
+    // The status is shown in full to the controller only (the holder of the control key).
+    const control = generateControlKey()
+    saveControlKey(control, join(dir, 'control.key.pem'), join(dir, 'control.pub.pem'))
+    const ctl = ['--control-key', join(dir, 'control.pub.pem')]
+    const { peers } = await net.start(dir, job, i => i === bad ? ['--fault-rate', '0.1', '--fault-site', 'matmul', ...ctl] : ctl)
     const addr = (await waitFor(peers[0], /listening on (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)/))[1]
     const badIndex = Number((await waitFor(peers[bad], /this peer is index (\d+)/))[1])
     await waitFor(peers[0], new RegExp(`flagged \\[[0-9,]*${badIndex}`))
@@ -25,7 +31,7 @@ describe('a peer sending corrupted results', () => {
     // poll its status until its own decoders have caught the liar too.
     let status: any
     for (let i = 0; i < 60; i++) {
-      status = await queryStatus(addr)
+      status = await queryStatus(addr, { privateKey: controlLibp2pKey(control.privateKey) })
       if (status.faults.detected > 0 && status.peers[badIndex].flagged > 0) break
       await new Promise(resolve => setTimeout(resolve, 500))
     }

@@ -26,7 +26,7 @@ describe('a crashed peer', () => {
     victim.child.kill('SIGKILL')
     await victim.exit
     expect(readdirSync(join(dir, 'p3')).some(f => /^checkpoint-\d+\.ck$/.test(f))).toBe(true)
-    const again = startPeer('p3', dir, job, ['--bootstrap', boot])
+    const again = await startPeer('p3', dir, job, ['--bootstrap', boot])
     net.running.push(again)
     peers[3] = again
     expect((await waitFor(again, /peer (12D3\S+), job/))[1]).toBe(idBefore)

@@ -1,10 +1,16 @@
 /**
  * Real peer processes on 127.0.0.1: P = 5 `codenet peer` processes find each other (bootstrap,
  * mDNS off), agree on the job and train the synthetic set to a loss target, with identical
- * decoded weights on every peer.
+ * decoded weights on every peer — and the same weights and summary as `simulate` with the same
+ * options: the transport (libp2p streams here, the in-memory exchange there) does not change a
+ * run.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { tempDir, writeJob, finish, jobFlags, PeerNet, checkCommon, P } from './testing.ts'
+import { readFileSync } from 'node:fs'
+import { tempDir, writeJob, finish, jobFlags, PeerNet, checkCommon, P, weightsDistance } from './testing.ts'
+import { parseJobSpec } from '../protocols/job.ts'
+import { simulate } from '../training/simulate.ts'
+import { exportWeights } from '../training/evaluate.ts'
 
 const net = new PeerNet()
 afterEach(() => { net.stop() })
@@ -20,6 +26,16 @@ describe(`${P} codenet peer processes on loopback`, () => {
       expect(r.summary.faults).toMatchObject({ detected: 0, uncorrectable: 0 })
       expect(r.summary.rollbacks).toBe(0)
       expect(r.summary.bytesSent).toBeGreaterThan(0)
+    }
+    // The same job in simulate: the same model (within float64 rounding of independent decodes)
+    // and the same summary figures that do not depend on timing.
+    const sim = await simulate({ config: parseJobSpec(readFileSync(job, 'utf8')).config })
+    expect(weightsDistance(results[0].weights, exportWeights(sim.model))).toBeLessThan(1e-9)
+    const s = sim.summary
+    for (const r of results) {
+      expect(r.summary).toMatchObject({ steps: s.steps, peers: s.peers, code: s.code, rollbacks: s.rollbacks, repairs: s.repairs })
+      expect(Math.abs(r.summary.trainLoss - s.trainLoss)).toBeLessThan(1e-9)
+      expect(Math.abs(r.summary.testAccuracy - s.testAccuracy)).toBeLessThan(1e-12)
     }
   }, 120_000)
 })

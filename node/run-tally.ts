@@ -22,6 +22,21 @@ export interface SummaryContext {
   job: string
   restoredFrom: number | null
   verdictDisagreements: number
+  /** process.cpuUsage() when training began (after the join barrier). */
+  cpuAtStart: NodeJS.CpuUsage
+}
+
+/**
+ * CPU this peer process spent training (user + system, from the barrier to the end), split into
+ * the maths (compute, encode, decode + detect: the trainer's own timers, single-threaded) and
+ * everything else — the protocol: exchange, transport, gossip, agreement, serialisation, GC.
+ */
+export interface PeerCpu {
+  totalS: number
+  mathsS: number
+  protocolS: number
+  /** totalS per attempted step, in ms. */
+  perStepMs: number
 }
 
 export class RunTally {
@@ -80,7 +95,15 @@ export class RunTally {
       rejoins: this.rejoins,
       attemptedSteps: this.attempted,
       framesDropped: c.exchange.framesDropped,
-      verdictDisagreements: c.verdictDisagreements
+      verdictDisagreements: c.verdictDisagreements,
+      cpu: this.cpu(c.cpuAtStart)
     }
+  }
+
+  cpu (since: NodeJS.CpuUsage): PeerCpu {
+    const u = process.cpuUsage(since)
+    const totalS = (u.user + u.system) / 1e6
+    const mathsS = (this.timing.computeMs + this.timing.encodeMs + this.timing.decodeMs) / 1000
+    return { totalS, mathsS, protocolS: Math.max(0, totalS - mathsS), perStepMs: this.attempted > 0 ? 1000 * totalS / this.attempted : 0 }
   }
 }

@@ -17,7 +17,8 @@ import type { StepTiming } from '../training/trainer/index.ts'
 import type { ControllerStatus, PeerHealth, PeerStatus } from '../protocols/status.ts'
 
 /** A member whose last hello is older than this is unreachable. */
-export const UNREACHABLE_AFTER_MS = 5000
+/** Three training hello periods (node/membership.ts HELLO_TRAINING_MS): one late hello is not a lost peer. */
+export const UNREACHABLE_AFTER_MS = 15_000
 /** A member whose frame score is below this is suspect. */
 export const SUSPECT_SCORE = -5
 

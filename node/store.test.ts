@@ -29,13 +29,14 @@ describe('identity', () => {
 })
 
 describe('checkpoints', () => {
-  const ck = (step: number) => ({ meta: { step, job: 'j' }, blobs: new Map([['trainer', Uint8Array.from({ length: 1000 }, (_, i) => (i * step) & 255)]]) })
+  // Opaque bytes under a name the store does not interpret ('trainer' blobs are range-checked: node/checkpoint-fallback.test.ts).
+  const ck = (step: number) => ({ meta: { step, job: 'j' }, blobs: new Map([['state', Uint8Array.from({ length: 1000 }, (_, i) => (i * step) & 255)]]) })
 
   it('round-trips, keeps the newest three, and every byte flip is refused', () => {
     const bytes = encodeCheckpoint(ck(7))
     const back = decodeCheckpoint(bytes)
     expect(back.meta).toEqual({ step: 7, job: 'j' })
-    expect(back.blobs.get('trainer')).toEqual(ck(7).blobs.get('trainer'))
+    expect(back.blobs.get('state')).toEqual(ck(7).blobs.get('state'))
     for (let i = 0; i < bytes.length; i += 7) {
       const bad = bytes.slice(); bad[i] ^= 0x10
       expect(() => decodeCheckpoint(bad)).toThrow(StoreError)

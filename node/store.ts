@@ -9,13 +9,15 @@
  *   'CNCK' | u8 version | 32 bytes sha256(body) | u32 header length | header JSON | body
  *
  * where body = header JSON + the concatenated binary blobs, and the header lists each blob's
- * name and length. Blobs are opaque bytes here; `node/engine.ts` decides what goes in them.
+ * name and length. Blobs are opaque bytes here; `node/engine.ts` decides what goes in them
+ * (`checkCheckpointContent` only range-checks the `trainer` blob before a restore).
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import { CheckpointError, deserializeCheckpoint } from '../training/checkpoint.ts'
 
 export class StoreError extends Error {
   override name = 'StoreError'
@@ -29,7 +31,8 @@ const MAX_HEADER = 1 << 20
 /** Refuse absurd files outright instead of reading them into memory. */
 export const MAX_CHECKPOINT_BYTES = 1 << 30
 
-async function writeAtomic (path: string, data: Uint8Array): Promise<void> {
+/** Write `data` to `path` atomically: temp file, fsync, rename (a crash leaves the old file or the new one). */
+export async function writeAtomic (path: string, data: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`
   const fh = await open(tmp, 'w', 0o600)
   try {
@@ -43,9 +46,20 @@ async function writeAtomic (path: string, data: Uint8Array): Promise<void> {
 
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest()
 
+/** Create the data dir (and its parents) if needed; a path that is a file, or unwritable, is a StoreError naming it. */
+export async function ensureDataDir (dataDir: string): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true })
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    const why = e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'a file is in the way (it must be a directory)' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.message
+    throw new StoreError(`data dir ${dataDir} cannot be used: ${why}`)
+  }
+}
+
 /** Load the peer's key from the data dir, or create and save one. */
 export async function loadOrCreateIdentity (dataDir: string): Promise<{ key: PrivateKey, created: boolean }> {
-  await mkdir(dataDir, { recursive: true })
+  await ensureDataDir(dataDir)
   const path = join(dataDir, IDENTITY_FILE)
   let text: string | null = null
   try { text = await readFile(path, 'utf8') } catch (err) {
@@ -120,13 +134,36 @@ const CK_RE = /^checkpoint-(\d{10})\.ck$/
 export interface CheckpointStore {
   /** Write the checkpoint of `step` atomically; keeps the newest `keep` files. */
   save: (step: number, ck: CheckpointFile) => Promise<string>
-  /** The newest checkpoint that verifies (damaged ones are reported through `onRefused` and skipped). */
+  /** The newest checkpoint that verifies and passes `validate` (others are reported through `onRefused` and skipped). */
   loadLatest: (onRefused?: (file: string, err: StoreError) => void) => Promise<{ step: number, ck: CheckpointFile } | null>
   load: (step: number) => Promise<CheckpointFile>
   list: () => Promise<number[]>
 }
 
-export function createCheckpointStore (dir: string, keep = 3): CheckpointStore {
+/**
+ * What `loadLatest` checks of a checkpoint beyond its checksum (a file rewritten with valid
+ * checksums passes that): its metadata's step is the step it is filed under, and its `trainer`
+ * blob, when it has one, decodes with every range and finiteness check of training/checkpoint.ts
+ * and holds that same step. Throws StoreError.
+ */
+export function checkCheckpointContent (step: number, ck: CheckpointFile): void {
+  if (ck.meta.step !== undefined && ck.meta.step !== step) throw new StoreError(`checkpoint metadata says step ${String(ck.meta.step)}, the file is step ${step}`)
+  const blob = ck.blobs.get('trainer')
+  if (blob === undefined) return
+  try {
+    deserializeCheckpoint(blob, { step })
+  } catch (err) {
+    if (err instanceof CheckpointError) throw new StoreError(err.message)
+    throw err
+  }
+}
+
+/**
+ * `validate` runs on every checkpoint `loadLatest` considers; one it refuses is skipped like a
+ * damaged file, so the newest checkpoint that passes is restored — never a fresh start while an
+ * older valid checkpoint is on disk.
+ */
+export function createCheckpointStore (dir: string, keep = 3, validate: (step: number, ck: CheckpointFile) => void = checkCheckpointContent): CheckpointStore {
   const file = (step: number): string => join(dir, `checkpoint-${String(step).padStart(10, '0')}.ck`)
   const list = async (): Promise<number[]> => {
     let names: string[] = []
@@ -156,7 +193,9 @@ export function createCheckpointStore (dir: string, keep = 3): CheckpointStore {
       const all = await list()
       for (let i = all.length - 1; i >= 0; i--) {
         try {
-          return { step: all[i], ck: await load(all[i]) }
+          const ck = await load(all[i])
+          validate(all[i], ck)
+          return { step: all[i], ck }
         } catch (err) {
           onRefused?.(file(all[i]), err instanceof StoreError ? err : new StoreError((err as Error).message))
         }

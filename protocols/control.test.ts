@@ -47,6 +47,9 @@ describe('control envelopes', () => {
     expect(parseRequest(req)).toEqual(req)
     expect(parseRequest({ v: 1, type: 'status', id: 'x' })).toEqual({ v: 1, type: 'status', id: 'x' })
     expect(parseRequest({ ...req, extra: 1 })).toEqual(req)
+    // A bound command: the peer, job and boot it is for, and its lifetime.
+    const bound = { ...req, target: { peer: '12D3KooWAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', job: 'a'.repeat(64), boot: '0'.repeat(32) }, issuedAt: 1_700_000_000_000, expiresAt: 1_700_000_030_000 }
+    expect(parseRequest(bound)).toEqual(bound)
   })
 
   it.each([
@@ -58,6 +61,11 @@ describe('control envelopes', () => {
     [{ ...req, id: 'i'.repeat(129) }, /id/],
     [{ ...req, signer: 7 }, /signer/],
     [{ ...req, signature: 's'.repeat(1025) }, /signature/],
+    [{ ...req, target: { peer: 'not a peer id', job: 'j', boot: 'b' } }, /target\.peer/],
+    [{ ...req, target: { peer: '12D3KooWAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', job: 'j' } }, /target\.boot/],
+    [{ ...req, target: { peer: '12D3KooWAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', job: 'j', boot: 'b'.repeat(65) } }, /target\.boot/],
+    [{ ...req, issuedAt: -1 }, /issuedAt/],
+    [{ ...req, expiresAt: 1.5 }, /expiresAt/],
     [[req], /JSON object/],
     [null, /JSON object/],
     ['status', /JSON object/]

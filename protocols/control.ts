@@ -6,10 +6,14 @@
  *   status        unsigned; answers the peer's status document (protocols/status.ts)
  *   fault         signed; body a fault command (protocols/fault-command.ts)
  *   fault-clear   signed; body `{}`
- * A signed command carries `signer` (the public key) and `signature` over the canonical JSON of
- * `{ v, type, id, body }`; the peer checks it against the testnet's control key and refuses
- * replays (node/control-auth.ts). A type the peer has no handler for is answered with
- * `{ ok: false, error: 'unsupported' }`, so old peers refuse new commands cleanly.
+ * A signed command carries `signer` (the public key), `target` (the one peer, job and boot of that
+ * peer it is meant for: the boot nonce is what the peer's `status` answers under
+ * `controller.boot`, new at every start), `issuedAt`/`expiresAt` (the signer's clock), and
+ * `signature` over the canonical JSON of `{ v, type, id, body, target, issuedAt, expiresAt }`.
+ * The peer checks it against the testnet's control key, refuses commands for another peer, job
+ * or boot, expired ones, and replays (node/control-auth.ts). A type the peer has no handler for
+ * is answered with `{ ok: false, error: 'unsupported' }`, so old peers refuse new commands
+ * cleanly.
  *
  * Response: `{ v: 1, id, ok: true, body }` or `{ v: 1, id, ok: false, error }`.
  *
@@ -21,7 +25,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import { logger } from '@libp2p/logger'
 import { pipe } from 'it-pipe'
 import { z } from 'zod'
-import { issueLine, text } from './schema.ts'
+import { int, issueLine, peerIdSchema, text } from './schema.ts'
 
 export const CONTROL_PROTOCOL = '/codenet/control/1.0.0'
 export const MAX_CONTROL_REQUEST = 64 * 1024
@@ -35,6 +39,18 @@ export class ControlError extends Error {
 /** Longest `error` a response may carry. */
 export const MAX_CONTROL_ERROR = 8 * 1024
 
+/**
+ * What a signed command is bound to: the peer it is for, the job hash that peer runs, and that
+ * peer's current boot nonce (its status's `controller.boot`). A command for another peer, job or
+ * boot is refused, so a captured envelope is useless anywhere but where, and when, it was sent.
+ */
+export const controlTargetSchema = z.object({
+  peer: peerIdSchema,
+  job: text(128),
+  boot: text(64)
+})
+export type ControlTarget = z.infer<typeof controlTargetSchema>
+
 export const controlRequestSchema = z.object({
   v: z.literal(CONTROL_VERSION, { error: iss => `unsupported control version ${String(iss.input)}` }),
   type: text(64),
@@ -42,7 +58,12 @@ export const controlRequestSchema = z.object({
   body: z.unknown().optional(),
   /** Signed commands: the signer's public key (SPKI DER, base64) and the signature (base64). */
   signer: text(1024).optional(),
-  signature: text(1024).optional()
+  signature: text(1024).optional(),
+  /** Signed commands: the peer, job and boot the command is for. */
+  target: controlTargetSchema.optional(),
+  /** Signed commands: when it was signed and when it stops being valid (ms since the epoch, signer's clock). */
+  issuedAt: int(0).optional(),
+  expiresAt: int(0).optional()
 })
 export type ControlRequest = z.infer<typeof controlRequestSchema>
 

@@ -8,16 +8,19 @@
  *             repaired peer indices), cross-checked by every member
  *
  * Acceptance: at most MAX_GOSSIP_BYTES, JSON, the right `type`, this job's hash, a peer id, whole
- * steps and attempts ≥ 0, `seen` at most 2·P peer ids, at most 32 addresses under 256 characters,
+ * steps and attempts ≥ 0, `seen` at most 256 peer ids (the barrier keeps the admitted ones), at most 32 addresses under 256 characters,
  * peer indices in [0, P) and at most P of them. Anything else is dropped (null), never thrown.
  * The schemas depend on the job (hash, P): `helloSchema(job, P)` / `verdictSchema(job, P)`.
  */
 import { z } from 'zod'
 import { int, peerIdSchema, text } from './schema.ts'
+import { ticketSchema } from './admission.ts'
 
 /** Gossip messages on the job topics are small JSON documents. */
 export const MAX_GOSSIP_BYTES = 16 * 1024
 export const MAX_HELLO_ADDRS = 32
+/** A hello may list this many peers it has seen; the barrier keeps the admitted ones, at most 2·P. */
+export const MAX_HELLO_SEEN = 256
 
 export const helloSchema = (job: string, maxPeers: number) => z.object({
   type: z.literal('hello'),
@@ -31,10 +34,14 @@ export const helloSchema = (job: string, maxPeers: number) => z.object({
   ready: z.boolean(),
   /** True once it has finished the job (it is about to leave). */
   done: z.boolean(),
-  /** Members this peer has seen, itself included. */
-  seen: z.array(peerIdSchema).max(maxPeers * 2),
+  /** Members this peer has seen, itself included (long lists are filtered by the barrier, not refused). */
+  seen: z.array(peerIdSchema).max(Math.max(MAX_HELLO_SEEN, maxPeers * 2)),
   /** Addresses this peer can be dialled at. */
-  addrs: z.array(text(255)).max(MAX_HELLO_ADDRS)
+  addrs: z.array(text(255)).max(MAX_HELLO_ADDRS),
+  /** Its admission ticket, when the job admits by key (protocols/admission.ts). */
+  ticket: ticketSchema.optional(),
+  /** The sender's clock (ms) when it sent this hello: a hello older than the last one heard from that peer is a replay. */
+  sent: int(0).optional()
 })
 
 /** A hello: "I am in this job, at this step, and I have seen these members". */

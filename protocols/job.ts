@@ -13,8 +13,9 @@
  * knowledge.
  */
 import { createHash } from 'node:crypto'
-import { validateTrainingConfig, ConfigError, DEFAULT_CONFIG, type TrainingConfig } from '../training/config.ts'
+import { validateTrainingConfig, trainingConfigFromJson, ConfigError, type TrainingConfig } from '../training/config.ts'
 import type { Hello } from './gossip.ts'
+import { admissionSchema, type AdmissionSpec } from './admission.ts'
 
 export const JOB_SPEC_VERSION = 1
 /** A job file is small; anything larger is not one. */
@@ -23,6 +24,8 @@ export const MAX_JOB_FILE_BYTES = 64 * 1024
 export interface JobSpec {
   version: number
   config: TrainingConfig
+  /** Who may take part (protocols/admission.ts); absent: an open job. Covered by the hash. */
+  admission?: AdmissionSpec
 }
 
 export class JobError extends Error {
@@ -40,9 +43,17 @@ export function canonicalJson (v: unknown): string {
   return `{${keys.map(k => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`
 }
 
-export function createJobSpec (config: TrainingConfig): JobSpec {
+export function createJobSpec (config: TrainingConfig, admission?: AdmissionSpec): JobSpec {
   validateTrainingConfig(config)
-  return { version: JOB_SPEC_VERSION, config }
+  return { version: JOB_SPEC_VERSION, config, ...(admission !== undefined ? { admission } : {}) }
+}
+
+/** The `admission` member of a job file, validated (undefined when absent: an open job). */
+function parseAdmission (raw: unknown): AdmissionSpec | undefined {
+  if (raw === undefined) return undefined
+  const r = admissionSchema.safeParse(raw)
+  if (!r.success) throw new JobError(`job admission is invalid: ${r.error.issues[0]?.path.join('.') ?? ''} ${r.error.issues[0]?.message ?? ''}`.trim())
+  return r.data
 }
 
 /** Parse and validate a job file's text. Throws JobError (or ConfigError) with a clear message. */
@@ -53,35 +64,16 @@ export function parseJobSpec (text: string): JobSpec {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new JobError('job file must hold a JSON object')
   const o = raw as Record<string, unknown>
   if (o.version !== JOB_SPEC_VERSION) throw new JobError(`job spec version ${String(o.version)} is not supported (this peer reads version ${JOB_SPEC_VERSION})`)
-  const c = o.config
-  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new JobError('job spec has no config object')
-  const cfg = c as Record<string, unknown>
-  // Every field must be present with the type of the default: a job file from another version
-  // of codenet is refused rather than half-understood.
-  for (const [k, def] of Object.entries(DEFAULT_CONFIG)) {
-    if (!(k in cfg)) throw new JobError(`job config lacks '${k}'`)
-    const v = cfg[k]
-    const ok = k === 'code' || k === 'epochs' || k === 'steps'
-      ? v === null || typeof v === 'number' || (k === 'code' && typeof v === 'object')
-      : Array.isArray(def) ? Array.isArray(v) && v.every(x => Number.isInteger(x) && x > 0) : typeof v === typeof def
-    if (!ok) throw new JobError(`job config field '${k}' has the wrong type`)
-  }
-  for (const k of Object.keys(cfg)) if (!(k in DEFAULT_CONFIG)) throw new JobError(`job config has an unknown field '${k}'`)
-  if (cfg.code !== null) {
-    const code = cfg.code as Record<string, unknown>
-    if (code.scheme !== 'polydot' || !Number.isInteger(code.m) || !Number.isInteger(code.n) || (code.m as number) < 1 || (code.n as number) < 1) {
-      throw new JobError('job config code must be { scheme: "polydot", m, n } with positive whole m, n')
-    }
-  }
-  const config = cfg as unknown as TrainingConfig
+  let config: TrainingConfig
   try {
-    validateTrainingConfig(config)
+    // Every field through the same rules as the flags (training/config.ts), then as a whole.
+    config = trainingConfigFromJson(o.config)
   } catch (err) {
     if (err instanceof ConfigError) throw new JobError(`job config is invalid: ${err.message}`)
     throw err
   }
-  if (!Number.isInteger(config.peers) || config.peers < 1 || config.peers > 256) throw new JobError('job config peers must be 1..256')
-  return { version: JOB_SPEC_VERSION, config }
+  const admission = parseAdmission(o.admission)
+  return { version: JOB_SPEC_VERSION, config, ...(admission !== undefined ? { admission } : {}) }
 }
 
 /** sha256 of the canonical JSON, hex. */
@@ -115,26 +107,56 @@ export function assignIndices (peerIds: readonly string[]): string[] {
   return sorted
 }
 
+/** A joining peer not heard from for this long leaves the barrier's view (it may have gone). */
+export const BARRIER_AGE_MS = 30_000
+
 /**
  * The barrier's state, pure: feed it hellos, ask whether it is complete. When more than P
- * peers show up, the P with the smallest ids win; a peer outside them is told so by `members`.
+ * admitted peers show up, the P with the smallest ids win; a peer outside them is told so by
+ * `members`. Only admitted peers enter (protocols/admission.ts): a hello from anyone else is
+ * ignored, and the peer ids a hello says it has seen are kept only when admitted, at most 2·P.
+ * Joining peers that fall silent for BARRIER_AGE_MS leave the view, so the view stays bounded
+ * and current while the barrier is open.
  */
 export class JoinBarrier {
   readonly peers: number
   readonly self: string
   private readonly views = new Map<string, Set<string>>()
   private readonly latest = new Map<string, Hello & { at: number }>()
+  private readonly admitted: (peer: string) => boolean
+  private readonly now: () => number
 
-  constructor (self: string, peers: number) {
+  constructor (self: string, peers: number, admitted: (peer: string) => boolean = () => true, now: () => number = Date.now) {
     this.self = self
     this.peers = peers
+    this.admitted = admitted
+    this.now = now
     this.views.set(self, new Set([self]))
   }
 
+  /** Records a hello from an admitted peer (the caller checked its ticket); others are ignored. */
   observe (h: Hello): void {
-    this.views.set(h.peer, new Set(h.seen))
-    this.latest.set(h.peer, { ...h, at: Date.now() })
+    if (h.peer === this.self || !this.admitted(h.peer)) return
+    const seen = new Set<string>()
+    for (const p of h.seen) {
+      if (seen.size >= 2 * this.peers) break
+      if (this.admitted(p)) seen.add(p)
+    }
+    this.views.set(h.peer, seen)
+    this.latest.set(h.peer, { ...h, at: this.now() })
     this.views.get(this.self)?.add(h.peer)
+  }
+
+  /** Forget joining peers silent for BARRIER_AGE_MS (only while the barrier is open). */
+  age (): void {
+    const t = this.now()
+    const mine = this.views.get(this.self) as Set<string>
+    for (const [p, h] of this.latest) {
+      if (t - h.at <= BARRIER_AGE_MS) continue
+      mine.delete(p)
+      this.views.delete(p)
+      this.latest.delete(p)
+    }
   }
 
   /** The members this peer has seen, itself included. */

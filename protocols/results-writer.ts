@@ -10,6 +10,13 @@ import type { ResultExchange } from './results.ts'
 
 const now = (): number => performance.now()
 
+/**
+ * Writes are coalesced up to just under one noise message (65,535 bytes including its 16-byte
+ * tag) less the muxer's 12-byte header, so a coalesced write is one muxer frame and one
+ * encryption.
+ */
+export const COALESCE_BYTES = 65_535 - 16 - 12
+
 export class RemoteWriter {
   readonly index: number
   readonly peer: PeerId
@@ -52,11 +59,10 @@ export class RemoteWriter {
           this.stream.addEventListener('close', () => { if (this.stream?.status !== 'open') this.stream = null })
         }
         const s = this.stream
-        const f = this.queue.shift() as Uint8Array
-        this.queuedBytes -= f.length
-        if (!s.send(f)) await s.onDrain({ signal: AbortSignal.any([this.ex.stopSignal, AbortSignal.timeout(this.ex.dialTimeoutMs * 4)]) })
-        this.ex.bytesSent += f.length
-        this.ex.framesSent++
+        const { bytes, frames } = this.take()
+        if (!s.send(bytes)) await s.onDrain({ signal: AbortSignal.any([this.ex.stopSignal, AbortSignal.timeout(this.ex.dialTimeoutMs * 4)]) })
+        this.ex.bytesSent += bytes.length
+        this.ex.framesSent += frames
         this.backoffMs = 250
       }
     } catch (err) {
@@ -73,6 +79,24 @@ export class RemoteWriter {
     } finally {
       this.running = false
     }
+  }
+
+  /**
+   * The next write: queued frames coalesced up to COALESCE_BYTES (a round's small results go out
+   * as one muxer frame and one noise message, not one per result); a frame larger than that goes
+   * alone, uncopied.
+   */
+  private take (): { bytes: Uint8Array, frames: number } {
+    let n = 0
+    let size = 0
+    while (n < this.queue.length && (n === 0 || size + this.queue[n].length <= COALESCE_BYTES)) size += this.queue[n++].length
+    const parts = this.queue.splice(0, n)
+    this.queuedBytes -= size
+    if (n === 1) return { bytes: parts[0], frames: 1 }
+    const bytes = new Uint8Array(size)
+    let o = 0
+    for (const p of parts) { bytes.set(p, o); o += p.length }
+    return { bytes, frames: n }
   }
 
   /** Dial with a few quick retries: a connection that is still being set up is not a dead peer. */

@@ -63,9 +63,9 @@ describe('libp2p result exchange over TCP loopback', () => {
     // Peer 4 opens a raw stream to peer 0 and sends garbage, a frame claiming to be peer 2, and NaNs.
     const before = ex[0].stats().peers[4]
     const stream = await hosts[4].dialProtocol(hosts[0].peerId, PROTOCOL)
-    const spoof = encodeFrames({ jobId: JOB, step: 200, layer: 0, phase: 'forward', attempt: 0, sender: 2, rows: 1, cols: 2 }, Float64Array.from([1, 2]))
-    const nan = encodeFrames({ jobId: JOB, step: 200, layer: 0, phase: 'forward', attempt: 0, sender: 4, rows: 1, cols: 2 }, Float64Array.from([1, NaN]))
-    const wrongJob = encodeFrames({ jobId: new Uint8Array(8), step: 200, layer: 0, phase: 'forward', attempt: 0, sender: 4, rows: 1, cols: 2 }, Float64Array.from([1, 2]))
+    const spoof = encodeFrames({ jobId: JOB, step: 110, layer: 0, phase: 'forward', attempt: 0, sender: 2, rows: 1, cols: 2 }, Float64Array.from([1, 2]))
+    const nan = encodeFrames({ jobId: JOB, step: 110, layer: 0, phase: 'forward', attempt: 0, sender: 4, rows: 1, cols: 2 }, Float64Array.from([1, NaN]))
+    const wrongJob = encodeFrames({ jobId: new Uint8Array(8), step: 110, layer: 0, phase: 'forward', attempt: 0, sender: 4, rows: 1, cols: 2 }, Float64Array.from([1, 2]))
     const junk = new Uint8Array(60).fill(7); new DataView(junk.buffer).setUint32(0, 56)
     for (const f of [junk, ...spoof.map(lengthPrefixed), ...nan.map(lengthPrefixed), ...wrongJob.map(lengthPrefixed)]) stream.send(f)
     // Then a length prefix beyond the cap: the stream gets reset.
@@ -81,17 +81,17 @@ describe('libp2p result exchange over TCP loopback', () => {
     expect(reasons['wrong-job']).toBeGreaterThanOrEqual(1)
     expect(reasons['too-large']).toBeGreaterThanOrEqual(1)
     // Nothing from the bad frames was accepted as a result.
-    const c = await ex[0].collect({ step: 200, layer: 0, phase: 'forward', attempt: 0 }, { threshold: 1, timeoutMs: 100 })
+    const c = await ex[0].collect({ step: 110, layer: 0, phase: 'forward', attempt: 0 }, { threshold: 1, timeoutMs: 100 })
     expect(c.results.size).toBe(0)
     // And the real exchange from 4 to 0 still works.
-    const key = { step: 201, layer: 0, phase: 'forward', attempt: 0 }
+    const key = { step: 111, layer: 0, phase: 'forward', attempt: 0 }
     await ex[4].publish(key, payload(2, 3, 4))
     const ok = await ex[0].collect(key, { threshold: 1, want: 1, timeoutMs: 10_000 })
     expect(ok.results.get(4)?.data).toEqual(payload(2, 3, 4).data)
   })
 
   it('a result whose shape differs from the round\'s is dropped and scored down', async () => {
-    const key = { step: 250, layer: 0, phase: 'forward', attempt: 0 }
+    const key = { step: 120, layer: 0, phase: 'forward', attempt: 0 }
     const before = ex[0].stats().peers[2].framesDropped
     await ex[1].publish(key, payload(3, 2, 1))
     await ex[2].publish(key, payload(2, 3, 2))

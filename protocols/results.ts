@@ -97,6 +97,9 @@ export class ExchangeClosedError extends Error {
 const now = (): number => performance.now()
 
 /** The part of the stream handler that sees remote bytes; fed by the handler or by tests. */
+/** Frames of steps this far beyond the peer's own are dropped ('far-future'): memory stays bounded. */
+export const FUTURE_STEPS = 64
+
 export interface InboundSession {
   push: (bytes: Uint8Array | Uint8ArrayList) => void
   /** False once the session's framing broke; the caller resets the stream. */
@@ -133,6 +136,8 @@ export class ResultExchange implements Exchange, Startable {
   private readonly streams = new Set<Stream>()
   private controller = new AbortController()
   private minStep = 0
+  /** The newest step this peer published a result of (frames more than FUTURE_STEPS beyond are not kept). */
+  private ownStep = 0
   bytesReceived = 0
   framesReceived = 0
   framesDropped = 0
@@ -222,7 +227,7 @@ export class ResultExchange implements Exchange, Startable {
   private drop (index: number | null, reason: string): void {
     this.framesDropped++
     this.dropReasons[reason] = (this.dropReasons[reason] ?? 0) + 1
-    if (index !== null && reason !== 'stale-step' && reason !== 'duplicate') {
+    if (index !== null && reason !== 'stale-step' && reason !== 'duplicate' && reason !== 'far-future') {
       this.dropsFrom[index]++
       this.score[index] -= 1
     }
@@ -232,6 +237,10 @@ export class ResultExchange implements Exchange, Startable {
     if (f.sender !== index) { this.drop(index, 'spoofed-sender'); return }
     if (f.step < this.minStep) { this.drop(index, 'stale-step'); return }
     if (f.phase === 'forward' || f.phase === 'backward') this.lastRound[index] = { step: f.step, attempt: f.attempt, at: Date.now(), seq: ++this.heard }
+    // Where a member says it is counts as a position (a restarted peer rejoins from it, the
+    // median of the members' positions is robust to f liars), but a frame far ahead of this
+    // peer is not kept: nothing it computes soon needs it, and it would pin memory.
+    if (f.step > Math.max(this.minStep, this.ownStep) + FUTURE_STEPS) { this.drop(index, 'far-future'); return }
     const got = this.inbox.add(index, f)
     if (got === null) return
     if ('drop' in got) { this.drop(index, got.drop); return }
@@ -256,6 +265,7 @@ export class ResultExchange implements Exchange, Startable {
   async publish (key: RoundKey, payload: Matrix, to?: readonly number[]): Promise<void> {
     if (this.stopped) throw new ExchangeClosedError('exchange stopped')
     if (key.step < this.minStep) return
+    if (key.step > this.ownStep) this.ownStep = key.step
     const targets = to ?? this.members.map((_, i) => i)
     // Our own result always counts for our own collection (as in the in-memory exchange),
     // whoever else it is sent to.

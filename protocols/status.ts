@@ -10,7 +10,8 @@
  *   peers       this peer's view of every member (PeerHealth), in index order
  *   timing      seconds spent computing, encoding, decoding, waiting; step time median and p95
  *   bytes, frames, graceMs   the result exchange's counters
- *   controller  the fault controller's part (`codenet fault …`), when the peer runs one
+ *   controller  the fault controller's part (`codenet fault …`), when the peer runs one; its
+ *               `boot` is the nonce a signed command must be bound to (protocols/control.ts)
  *
  * A status that crossed the wire is checked with `parsePeerStatus`: a peer that answers
  * something else is reported in one line, never trusted field by field.
@@ -51,6 +52,12 @@ const perPeerCounts = z.array(count()).max(MAX_STATUS_PEERS)
 export const controllerStatusSchema = z.object({
   /** True when the peer obeys a control key. */
   authorised: z.boolean(),
+  /**
+   * This boot's nonce, new at every start of the peer: a signed command must name it (with the
+   * peer id and the job hash), so a command signed for an earlier boot is refused. Absent from
+   * peers older than the binding.
+   */
+  boot: text(64).optional(),
   active: z.array(faultKindSchema).max(FAULT_KINDS.length),
   params: z.object({
     softError: z.object({ rate: z.number(), kind: z.enum(SOFT_ERROR_KINDS), magnitude: z.number(), site: faultSiteSchema, seed: count() }).nullable(),
@@ -67,6 +74,8 @@ export const controllerStatusSchema = z.object({
     partitionDropped: count(),
     garbageFramesSent: count()
   }),
+  /** Refused commands by reason (node/control-auth.ts RefusalReason): wrong-peer, stale-boot, expired, replayed, … */
+  refused: numberRecord(32, count()).optional(),
   /** Per sender index: rounds that ended without its result; results that came after the threshold. */
   missing: perPeerCounts,
   late: perPeerCounts,
@@ -113,10 +122,25 @@ export const peerStatusSchema = z.object({
 })
 export type PeerStatus = z.infer<typeof peerStatusSchema>
 
-export type PeerStatusResult = { ok: true, status: PeerStatus } | { ok: false, error: string }
+/**
+ * What a peer tells anyone who is neither a member of its job nor its controller (the holder of
+ * the control key, node/control-auth.ts controlPeerId): its phase and step, nothing else — not
+ * the job hash, the members, their addresses or the fault history.
+ */
+export const restrictedStatusSchema = z.object({
+  restricted: z.literal(true),
+  phase: z.enum(PEER_PHASES),
+  step: count()
+}).strict()
+export type RestrictedStatus = z.infer<typeof restrictedStatusSchema>
+
+export type PeerStatusResult = { ok: true, status: PeerStatus } | { ok: false, restricted?: RestrictedStatus, error: string }
 
 /** Checks a status that crossed the wire; `error` is one line naming the first bad fields. */
 export function parsePeerStatus (v: unknown): PeerStatusResult {
   const r = peerStatusSchema.safeParse(v)
-  return r.success ? { ok: true, status: r.data } : { ok: false, error: `malformed status: ${issueLine(r.error)}` }
+  if (r.success) return { ok: true, status: r.data }
+  const lim = restrictedStatusSchema.safeParse(v)
+  if (lim.success) return { ok: false, restricted: lim.data, error: `the peer shows only its phase (${lim.data.phase}) and step (${lim.data.step}) to non-members: ask with the testnet's control key` }
+  return { ok: false, error: `malformed status: ${issueLine(r.error)}` }
 }

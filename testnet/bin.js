@@ -6,5 +6,24 @@ if (major < 22) {
   console.error(`codenet needs Node >= 22 (this is ${process.version}). Run it as \`npx codenet …\` or \`npm start\` after \`npm install\`, which use the Node 24 from devDependencies.`)
   process.exit(1)
 }
-const { main } = await import('./cli.ts')
-process.exitCode = await main(process.argv.slice(2))
+
+// Whatever escapes a command (an error thrown from a callback, a rejected promise nobody
+// awaited, a module that fails to load): one line `codenet <cmd>: <name>: <message>` and exit 1,
+// never a stack trace (CODENET_DEBUG=1 prints it too).
+const prefix = /^[a-z]+$/.test(process.argv[2] ?? '') ? `codenet ${process.argv[2]}` : 'codenet'
+const fatal = (err) => {
+  const e = err instanceof Error ? err : new Error(String(err))
+  const message = String(e.message).split('\n').map(l => l.trim()).filter(l => l !== '').join(' ')
+  process.stderr.write(`${prefix}: ${e.name}: ${message.length > 1000 ? `${message.slice(0, 1000)}…` : message}\n`)
+  if (process.env.CODENET_DEBUG === '1' && e.stack !== undefined) process.stderr.write(`${e.stack}\n`)
+  process.exit(1)
+}
+process.on('uncaughtException', fatal)
+process.on('unhandledRejection', fatal)
+
+try {
+  const { main } = await import('./cli.ts')
+  process.exitCode = await main(process.argv.slice(2))
+} catch (err) {
+  fatal(err)
+}

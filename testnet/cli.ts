@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ConfigError } from '../training/config.ts'
+import { DatasetError } from '../training/dataset.ts'
 import { DEFAULT_SOFT_ERRORS, ERROR_KINDS, ERROR_MODELS, FAULT_SITES } from '../training/soft-errors.ts'
 import { faultUsage } from './fault-params.ts'
 import { FAULT_FLAGS_HELP } from '../training/network-flags.ts'
@@ -35,6 +36,7 @@ export const TRAINING_OPTIONS_HELP = `Training options:
   --code polydot:m=M,n=N    code shape (chosen from P by default)
   --replicas R              copies per block for --strategy replication (3)
   --model W0-W1-…           layer widths, input first (784-128-64-10)
+  --hidden W1-W2-…          the hidden widths only (or none); the ends come from the data
   --activation A            relu | sigmoid | tanh (relu)
   --batch B                 mini-batch size (16)
   --epochs E | --steps S    length of training (3 epochs)
@@ -42,7 +44,13 @@ export const TRAINING_OPTIONS_HELP = `Training options:
   --lr-schedule S           cosine (from η down to 0) | constant (cosine)
   --momentum μ              SGD momentum, 0 for plain SGD (0.7)
   --seed N                  seed for data order, initial weights and faults (1)
-  --dataset D               mnist | synthetic (mnist)
+  --dataset D               mnist | synthetic | csv:PATH | idx:IMAGES,LABELS (mnist); a file's width
+                            and classes make the model's ends; each peer reads its own copy
+  --test PATH               held-out set in the dataset's format (csv: PATH, idx: IMAGES,LABELS)
+  --test-split F            or: the last fraction F of each class's rows is held out (0.2)
+  --label-column NAME|N     csv: the label column, by header name or number from 1 (the last)
+  --normalize M             standard (x − mean)/std | minmax (x − min)/(max − min), per feature,
+                            from the training split (none)
   --error-rate ε            probability that one peer's one operation suffers a soft error (${DEFAULT_SOFT_ERRORS.rate})
   --error-kind K            ${ERROR_KINDS.join(' | ')} (${DEFAULT_SOFT_ERRORS.kind})
   --error-magnitude σ       standard deviation of gaussian errors (${DEFAULT_SOFT_ERRORS.magnitude})
@@ -62,7 +70,7 @@ export const COMMANDS: Command[] = [
   {
     name: 'simulate',
     summary: 'P peers in one process over the in-memory exchange; deterministic for a seed',
-    usage: `codenet simulate [training options] [fault options] [--json FILE] [--export-weights FILE] [--quiet]\n       codenet simulate --evaluate-weights FILE      accuracy of a weights file on the test split\n\n${TRAINING_OPTIONS_HELP}\n\n${FAULT_FLAGS_HELP}`,
+    usage: `codenet simulate [training options] [fault options] [--json FILE] [--export-weights FILE] [--quiet]\n       codenet simulate --evaluate-weights FILE      accuracy of a weights file on the test split (see codenet evaluate)\n\n  --export-weights FILE    the decoded model: JSON, or safetensors (F64) when FILE ends in .safetensors\n\n${TRAINING_OPTIONS_HELP}\n\n${FAULT_FLAGS_HELP}`,
     run: async (ctx) => await (await import('./commands/simulate.ts')).simulateCommand.run(ctx)
   },
   {
@@ -116,8 +124,19 @@ ${TRAINING_OPTIONS_HELP}`,
   },
   {
     name: 'job',
-    summary: 'codenet job init [training options] > job.json: write a job spec',
-    usage: `codenet job init [training options] > job.json\n\n${TRAINING_OPTIONS_HELP}`,
+    summary: 'codenet job init [training options] > job.json: write a job spec; codenet job admit: a ticket for one peer',
+    usage: `codenet job init [training options] [--job-key FILE | --members ID,… | --open] > job.json
+       codenet job admit --job job.json [--job-key FILE] PEER_ID > ticket.json
+
+  Who may take part is part of the job (and of its hash):
+  --job-key FILE          peers are admitted by tickets signed with this key (default: codenet-job.key,
+                          created when missing, reused when present)
+  --members ID,…          the peer ids that may take part (all P of them, or add --job-key for the rest)
+  --open                  anyone who knows the job may take a seat (peers warn loudly)
+  \`job admit\` signs a ticket for one peer id (\`codenet peer --print-id --data-dir D\` prints it);
+  the peer passes it with \`codenet peer --ticket FILE\`.
+
+${TRAINING_OPTIONS_HELP}`,
     run: async (ctx) => await (await import('./commands/job.ts')).jobCommand.run(ctx)
   },
   {
@@ -126,6 +145,9 @@ ${TRAINING_OPTIONS_HELP}`,
     usage: `codenet peer --job FILE [--data-dir D] [--listen MA] [--bootstrap MA …] [--swarm-key F] [--json F] [--export-weights F]
 
   --job FILE              the job spec (codenet job init … > job.json)
+  --ticket FILE           this peer's admission ticket (codenet job admit), when the job admits by key
+  --print-id              print this data dir's peer id (created if new) and exit (for codenet job admit)
+  --open                  listen beyond loopback without --swarm-key on purpose (otherwise a loud warning)
   --data-dir D            identity and checkpoints (codenet-peer-<job>); reuse it to restart the same peer
   --listen MA             listen address, repeatable (/ip4/0.0.0.0/tcp/0)
   --bootstrap MA          a peer to dial, with /p2p/<id>, repeatable (where mDNS is blocked)
@@ -156,15 +178,42 @@ ${TRAINING_OPTIONS_HELP}`,
     run: async (ctx) => await (await import('./commands/fault.ts')).faultCommand.run(ctx)
   },
   {
+    name: 'evaluate',
+    summary: 'accuracy and confusion matrix of a weights file (JSON or safetensors) on a test split',
+    usage: `codenet evaluate --weights FILE [--dataset D] [--test PATH | --test-split F] [--label-column C] [--normalize M] [--seed N] [--json] [--quiet]
+
+  --weights FILE        a weights export: JSON or safetensors (told apart by its bytes)
+  --dataset D           mnist | synthetic | csv:PATH | idx:IMAGES,LABELS (mnist)
+  --test, --test-split, --label-column, --normalize
+                        as for training: give the flags the model was trained with, so the same
+                        rows are held out, the same class names and normalisation apply
+  --seed N              synthetic only: the seed of the task (1)
+  --json                one JSON object: accuracy, samples, classes, confusion matrix
+  Rows of the confusion matrix are the true classes, columns the predictions.`,
+    run: async (ctx) => await (await import('./commands/evaluate.ts')).evaluateCommand.run(ctx)
+  },
+  {
     name: 'bench',
     summary: 'benchmarks, each a ratio against its baseline measured in the same run',
-    usage: `codenet bench gemm|codes|exchange|training [--json FILE] [--quick]
+    usage: `codenet bench gemm|codes|exchange|step|scaling [--json FILE] [--quick] [options]
 
   gemm       GFLOP/s of the WASM SIMD and JS kernels beside single-thread OpenBLAS (numpy, when
              python3 has it) and ml-matrix, interleaved; target ≥ 0.30× OpenBLAS median
   codes      encode/decode/detect/audit/repair/update time as multiples of the peer's own GEMM
+  exchange   median all-to-all round time among P processes (--peers P, 6): libp2p result exchange
+             vs raw TCP, same frames, interleaved; --only libp2p|raw; --cpu-prof DIR --transport tcp|quic
+  step       CPU per step of a local testnet (all peers) vs simulate with the same options, per P
+             (--peers 4,6,8); target ≤ 3×; a peer's step split into maths and protocol (protocol ≤
+             maths); training options as simulate (default MNIST, batch 16, --steps 200, --error-rate 0);
+             --cpu-prof DIR profiles every peer and summarises one
+  scaling    testnet step time, CPU and bytes per step against P (--peers 4,6,8,12, --steps 100) and
+             against width W of a W-W-10 model on synthetic data (--widths 128,256,512,1024,2048,
+             --width-peers 6, --width-steps 40), beside the expected growth; --peers none or
+             --widths none skips that axis; --batch B; --svg FILE plots both
   --json F   also write the figures as JSON
-  --quick    small shapes and few repeats (a smoke run, not the official figure)`,
+  --quick    small shapes and few repeats (a smoke run, not the official figure)
+
+  training   (listed, not built yet: exits 2)`,
     run: async (ctx) => await (await import('./commands/bench.ts')).benchCommand.run(ctx)
   }
 ]
@@ -187,6 +236,19 @@ export function topLevelHelp (): string {
     ...COMMANDS.map(c => `  ${c.name.padEnd(width)}  ${c.summary}`),
     ''
   ].join('\n')
+}
+
+/**
+ * Any error no command turned into a message of its own: one line, `codenet <cmd>: <name>:
+ * <message>`, and exit 1. The stack only with CODENET_DEBUG=1 (testnet/bin.js does the same for
+ * errors thrown outside a command: uncaught exceptions, unhandled rejections).
+ */
+export function reportFailure (prefix: string, err: unknown, stderr: NodeJS.WritableStream): number {
+  const e = err instanceof Error ? err : new Error(String(err))
+  const message = e.message.split('\n').map(l => l.trim()).filter(l => l !== '').join(' ')
+  stderr.write(`${prefix}: ${e.name}: ${message.length > 1000 ? `${message.slice(0, 1000)}…` : message}\n`)
+  if (process.env.CODENET_DEBUG === '1' && e.stack !== undefined) stderr.write(`${e.stack}\n`)
+  return 1
 }
 
 export async function main (argv: string[], io: { stdout?: NodeJS.WritableStream, stderr?: NodeJS.WritableStream } = {}): Promise<number> {
@@ -213,6 +275,11 @@ export async function main (argv: string[], io: { stdout?: NodeJS.WritableStream
       stderr.write(`codenet ${name}: ${err.message}\nRun 'codenet ${name} --help' for usage.\n`)
       return 2
     }
-    throw err
+    // Malformed or mismatched data: one line naming the file and the place, no usage (the flags were fine).
+    if (err instanceof DatasetError) {
+      stderr.write(`codenet ${name}: ${err.message}\n`)
+      return 2
+    }
+    return reportFailure(`codenet ${name}`, err, stderr)
   }
 }

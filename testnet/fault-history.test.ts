@@ -2,7 +2,10 @@ import { describe, it, expect } from 'vitest'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { commandOf, crashIntentFile, launcherOf, parseHistory, readCrashIntents, recordCrashIntent, ReplaySchedule, restartDelayFor, type CrashIntent, type HistoryEntry } from './fault-history.ts'
+import { commandOf, crashIntentFile, injectFault, launcherOf, parseHistory, readCrashIntents, recordCrashIntent, ReplaySchedule, restartDelayFor, type CrashIntent, type HistoryEntry } from './fault-history.ts'
+import { generateControlKey } from '../node/control-auth.ts'
+import type { ControlClient } from './control-client.ts'
+import type { TestnetState } from './state.ts'
 
 const entry = (e: Partial<HistoryEntry>): HistoryEntry => ({ at: 1000, sinceStartMs: 0, step: null, target: 'all', kind: 'pause', params: {}, seed: 1, delivered: [], errors: {}, ...e })
 
@@ -65,5 +68,35 @@ describe('crash intents', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('injectFault', () => {
+  it('signs one command per target peer, for that peer id and the testnet job (the client binds it to the boot)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codenet-inject-'))
+    const calls: Array<{ addr: string, type: string, body: unknown, expect: unknown }> = []
+    const client = {
+      status: async () => { throw new Error('unused') },
+      send: async () => { throw new Error('unused') },
+      stop: async () => {},
+      async command (addr: string, _key: unknown, type: string, body: unknown, expect: unknown) {
+        calls.push({ addr, type, body, expect })
+        if (addr.endsWith('/p2p/P1')) throw new Error("peer refused 'fault': command is for another boot of this peer")
+        return { applied: 'pause', active: ['pause'] }
+      }
+    }
+    const peer = (i: number) => ({ index: i, peerId: `P${i}`, addresses: [`/ip4/127.0.0.1/tcp/${4000 + i}/p2p/P${i}`] })
+    const state = { startedAt: 0, job: 'j'.repeat(64), peers: [peer(0), peer(1)] } as unknown as TestnetState
+    const r = await injectFault({
+      client: client as unknown as ControlClient, key: generateControlKey().privateKey, state, historyFile: join(dir, 'h.jsonl'), intentFile: crashIntentFile(dir),
+      target: 'all', kind: 'pause', cmd: { kind: 'pause', seed: 3 }, step: 5
+    })
+    expect(calls.map(c => [c.addr, c.type, c.expect])).toEqual([
+      ['/ip4/127.0.0.1/tcp/4000/p2p/P0', 'fault', { peer: 'P0', job: 'j'.repeat(64) }],
+      ['/ip4/127.0.0.1/tcp/4001/p2p/P1', 'fault', { peer: 'P1', job: 'j'.repeat(64) }]
+    ])
+    expect(r.entry).toMatchObject({ delivered: [0], errors: { 1: expect.stringMatching(/another boot/) } })
+    await injectFault({ client: client as unknown as ControlClient, key: generateControlKey().privateKey, state, historyFile: join(dir, 'h.jsonl'), intentFile: crashIntentFile(dir), target: 0, kind: 'clear', cmd: null, step: 6 })
+    expect(calls[2]).toMatchObject({ type: 'fault-clear', body: {}, expect: { peer: 'P0' } })
   })
 })

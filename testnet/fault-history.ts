@@ -2,8 +2,9 @@
  * Fault injection into a running testnet, its record, and replay.
  *
  *   injectFault      sign a command (testnet/fault-params.ts built it) with the testnet's control
- *                    key, send it to the target peers over the control protocol, append the
- *                    injection to `history.jsonl`
+ *                    key for each target peer (its peer id, the testnet's job, its current boot:
+ *                    testnet/control-client.ts reads its status first), send it over the control
+ *                    protocol, append the injection to `history.jsonl`
  *   crash intents    a crash's restart intent (`--restart-after-s`, or none: the peer stays
  *                    down) is the launcher's business, not the peer's: injectFault appends it to
  *                    `crash-intents.jsonl` in the state folder BEFORE the crash command is sent,
@@ -22,7 +23,6 @@ import { appendFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { KeyObject } from 'node:crypto'
 import { parseFaultCommand, type FaultCommand } from '../protocols/fault-command.ts'
-import { signControlRequest } from '../node/control-auth.ts'
 import { FAULT_KINDS_AND_CLEAR, FaultUsageError, launcherParamsOf, peerParamsOf, type FaultKindOrClear, type FaultParams, type LauncherParams } from './fault-params.ts'
 import type { ControlClient } from './control-client.ts'
 import type { TestnetState } from './state.ts'
@@ -139,10 +139,14 @@ export async function injectFault (opts: {
   const targets = target === 'all' ? [...addrs.keys()].sort((a, b) => a - b) : [target]
   if (target !== 'all' && !addrs.has(target)) throw new FaultUsageError(`peer ${target} is not known to the testnet (indices ${[...addrs.keys()].join(', ')})`)
   if (cmd?.kind === 'crash') recordCrashIntent(opts.intentFile, { at: Date.now(), target, restartAfterS: launcher.restartAfterS ?? null, seed: cmd.seed })
+  const peerIds = new Map(state.peers.map(p => [p.index, p.peerId]))
   const replies = await Promise.all(targets.map(async (i) => {
-    const req = cmd === null ? signControlRequest(key, 'fault-clear', {}) : signControlRequest(key, 'fault', cmd)
     try {
-      const body = await client.send(addrs.get(i) as string, req)
+      // Signed for this one peer, the testnet's job and the peer's current boot.
+      const expect = { peer: peerIds.get(i) ?? null, job: state.job }
+      const body = cmd === null
+        ? await client.command(addrs.get(i) as string, key, 'fault-clear', {}, expect)
+        : await client.command(addrs.get(i) as string, key, 'fault', cmd, expect)
       return { peer: i, ok: true, message: JSON.stringify(body) }
     } catch (err) {
       return { peer: i, ok: false, message: (err as Error).message }

@@ -27,6 +27,8 @@ import { createInterface } from 'node:readline'
 import { logger } from '@libp2p/logger'
 import type { TrainingConfig } from '../training/config.ts'
 import { createJobSpec, jobHash } from '../protocols/job.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { loadOrCreateIdentity } from '../node/store.ts'
 import type { PeerSummary } from '../node/engine.ts'
 import { COMMAND_DEFAULTS, CRASH_EXIT_CODE } from '../node/fault-controller.ts'
 import { generateControlKey, saveControlKey, loadControlPrivateKey } from '../node/control-auth.ts'
@@ -111,6 +113,7 @@ export class Testnet {
     this.armed = replay.find(armedAtStart) ?? null
     const rest = replay.filter(e => e !== this.armed)
     this.replay = rest.length > 0 || opts.replay !== undefined ? new ReplaySchedule(rest) : null
+    // Replaced in start() by the hash of the job with its members listed.
     const spec = createJobSpec(opts.config)
     const order = new BatchOrder(opts.config.seed, datasetForConfig(opts.config).train.count, opts.config.batch)
     this.state = {
@@ -156,9 +159,17 @@ export class Testnet {
     }
     for (const f of [this.paths.history, this.paths.summary, crashIntentFile(this.paths.dir)]) rmSync(f, { force: true })
     writeFileSync(this.paths.history, '')
-    writeFileSync(this.paths.job, `${JSON.stringify(createJobSpec(this.opts.config), null, 2)}\n`)
-    saveControlKey(generateControlKey(), this.paths.key, this.paths.pub)
-    this.client = await createControlClient()
+    // The peers' identities first: the job lists them as its members, so no one else can take
+    // a seat (protocols/admission.ts), and a restarted peer keeps its id (its data dir).
+    const members: string[] = []
+    for (let k = 0; k < P; k++) members.push(peerIdFromPrivateKey((await loadOrCreateIdentity(this.paths.slotDir(k))).key).toString())
+    const spec = createJobSpec(this.opts.config, { members })
+    this.state.job = jobHash(spec)
+    writeFileSync(this.paths.job, `${JSON.stringify(spec, null, 2)}\n`)
+    const control = generateControlKey()
+    saveControlKey(control, this.paths.key, this.paths.pub)
+    // The control key is also the launcher's identity: the peers show it their full status.
+    this.client = await createControlClient({ key: control.privateKey })
     this.evaluator = new CheckpointEvaluator(this.opts.config, datasetForConfig(this.opts.config))
     for (let k = 0; k < P; k++) {
       this.slots.push({
@@ -193,7 +204,11 @@ export class Testnet {
       ...(this.opts.roundTimeoutMs !== undefined ? ['--round-timeout-ms', String(this.opts.roundTimeoutMs)] : []),
       ...(this.armed !== null ? armFlags(this.armed) : [])
     ]
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: process.env.CODENET_PEER_DEBUG ?? '' } })
+    // CODENET_PEER_NODE_OPTIONS: Node options for the peers only, not the launcher (e.g.
+    // `--cpu-prof --cpu-prof-dir=DIR`, as `codenet bench step --cpu-prof` sets it).
+    const nodeOptions = process.env.CODENET_PEER_NODE_OPTIONS
+    const env = { ...process.env, DEBUG: process.env.CODENET_PEER_DEBUG ?? '', ...(nodeOptions !== undefined && nodeOptions !== '' ? { NODE_OPTIONS: nodeOptions } : {}) }
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
     slot.child = child
     slot.pid = child.pid ?? null
     slot.process = 'starting'

@@ -226,6 +226,8 @@ export interface TestnetSummary {
   repairs: number
   timing: PeerSummary['timing']
   bytesSent: number
+  /** CPU of all peers together (sums): per step, and maths vs protocol (node/run-tally.ts PeerCpu). */
+  cpu: { totalS: number, mathsS: number, protocolS: number, perStepMs: number }
   /** Extra for the testnet. */
   peersFinished: number
   restarts: number
@@ -270,6 +272,12 @@ export function aggregate (summaries: readonly PeerSummary[], extra: { wallSecon
       stepMs: { median: med(s => s.timing.stepMs.median), p95: med(s => s.timing.stepMs.p95) }
     },
     bytesSent: summaries.reduce((a, s) => a + s.bytesSent, 0),
+    cpu: {
+      totalS: summaries.reduce((a, s) => a + s.cpu.totalS, 0),
+      mathsS: summaries.reduce((a, s) => a + s.cpu.mathsS, 0),
+      protocolS: summaries.reduce((a, s) => a + s.cpu.protocolS, 0),
+      perStepMs: summaries.reduce((a, s) => a + s.cpu.perStepMs, 0)
+    },
     peersFinished: summaries.length,
     restarts: extra.restarts,
     faultsInjectedByCommand: extra.faultsInjectedByCommand,

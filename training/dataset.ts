@@ -1,9 +1,14 @@
 /**
- * The in-memory dataset shape shared by MNIST and the synthetic generator: samples are
- * stored sample-major (one row of `inputSize` values per sample) and assembled into
- * N_in × B batch matrices (one column per sample) on demand.
+ * The in-memory dataset shape shared by MNIST, the synthetic generator and the datasets read
+ * from files (training/data/): samples are stored sample-major (one row of `inputSize` values
+ * per sample) and assembled into N_in × B batch matrices (one column per sample) on demand.
  */
 import { type Matrix, zeros } from '../codes/matrix.ts'
+
+/** Data that cannot be used (a malformed file, a missing package): one line naming the file and the place. */
+export class DatasetError extends Error {
+  override name = 'DatasetError'
+}
 
 export interface Split {
   count: number
@@ -17,6 +22,8 @@ export interface Dataset {
   name: string
   inputSize: number
   classes: number
+  /** The class names in label order, when the labels were names (a CSV's string labels); else absent. */
+  classNames?: string[]
   train: Split
   test: Split
 }

@@ -1,10 +1,12 @@
 /**
  * Accuracy of a decoded (uncoded) model, and the weights-export format of docs/design.md §Weights export:
  *   { "activation": "relu", "layers": [ { "rows", "cols", "weights": [row-major], "bias": [rows] } ] }
- * with the last layer followed by softmax. `evaluateWeightsFile` reads such a file back
- * and measures it independently of the run that wrote it.
+ * with the last layer followed by softmax — or the same numbers as safetensors
+ * (training/safetensors.ts) when the file name ends in .safetensors. `evaluateWeightsFile`
+ * reads either back and measures it independently of the run that wrote it.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { decodeSafetensors, encodeSafetensors, looksLikeSafetensors, SafetensorsError, SAFETENSORS_EXTENSION } from './safetensors.ts'
 import type { Dataset, Split } from './dataset.ts'
 import { batchOf } from './dataset.ts'
 import { argmaxColumn } from './loss.ts'
@@ -73,14 +75,74 @@ export function importWeights (json: unknown): Model {
   return { activation: j.activation, layers }
 }
 
-export function evaluateWeightsFile (path: string, dataset: Dataset): { accuracy: number, model: Model } {
-  let json: unknown
+/** The format a weights file is written in: its extension decides (.safetensors, else JSON). */
+export function weightsFormatOf (path: string): 'safetensors' | 'json' {
+  return path.toLowerCase().endsWith(SAFETENSORS_EXTENSION) ? 'safetensors' : 'json'
+}
+
+/** The bytes of a weights export in the format the path's extension names. */
+export function encodeWeights (path: string, w: WeightsExport): Uint8Array | string {
+  return weightsFormatOf(path) === 'safetensors' ? encodeSafetensors(w) : `${JSON.stringify(w)}\n`
+}
+
+/** Writes a weights export as JSON, or as safetensors when the path ends in .safetensors. */
+export function writeWeightsFile (path: string, w: WeightsExport): void {
+  writeFileSync(path, encodeWeights(path, w))
+}
+
+/** A weights file of either format (told apart by its bytes, not its name). */
+export function readWeightsFile (path: string): Model {
+  let bytes: Buffer
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'))
+    bytes = readFileSync(path)
   } catch (err) {
     throw new WeightsFormatError(`cannot read weights file ${path}: ${(err as Error).message}`)
   }
-  const model = importWeights(json)
+  if (looksLikeSafetensors(bytes)) {
+    try {
+      return importWeights(decodeSafetensors(bytes))
+    } catch (err) {
+      if (err instanceof SafetensorsError) throw new WeightsFormatError(`${path}: ${err.message}`)
+      throw err
+    }
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(bytes.toString('utf8'))
+  } catch (err) {
+    throw new WeightsFormatError(`cannot read weights file ${path}: ${(err as Error).message}`)
+  }
+  return importWeights(json)
+}
+
+export function evaluateWeightsFile (path: string, dataset: Dataset): { accuracy: number, model: Model } {
+  const model = readWeightsFile(path)
   if (model.layers[0].w.cols !== dataset.inputSize) throw new WeightsFormatError(`the model takes ${model.layers[0].w.cols} inputs, the dataset has ${dataset.inputSize}`)
   return { accuracy: testAccuracy(model, dataset), model }
+}
+
+export interface Confusion {
+  samples: number
+  accuracy: number
+  /** confusion[true class][predicted class] = samples. */
+  matrix: number[][]
+}
+
+/** Accuracy and confusion matrix of a model on a split (rows: the true class, columns: the prediction). */
+export function confusion (model: Model, split: Split, inputSize: number, classes: number, chunk = 500): Confusion {
+  // Sized for whichever is larger, the data's classes or the model's outputs, so no prediction falls outside.
+  const k = Math.max(classes, model.layers[model.layers.length - 1].w.rows)
+  const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0))
+  let correct = 0
+  for (let s = 0; s < split.count; s += chunk) {
+    const idx = Array.from({ length: Math.min(chunk, split.count - s) }, (_, i) => s + i)
+    const { x, labels } = batchOf(split, inputSize, idx)
+    const logits = forwardLogits(model, x)
+    for (let b = 0; b < labels.length; b++) {
+      const p = argmaxColumn(logits, b)
+      matrix[labels[b]][p]++
+      if (p === labels[b]) correct++
+    }
+  }
+  return { samples: split.count, accuracy: split.count === 0 ? 0 : correct / split.count, matrix }
 }

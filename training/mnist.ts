@@ -9,15 +9,14 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import type { Dataset, Split } from './dataset.ts'
+import { DatasetError, type Dataset, type Split } from './dataset.ts'
 
 export const MNIST_INPUT = 784
 export const MNIST_CLASSES = 10
 export const TRAIN_FRACTION = 0.8
 
-export class DatasetError extends Error {
-  override name = 'DatasetError'
-}
+/** Defined in dataset.ts (every data source throws it); re-exported where it was first declared. */
+export { DatasetError }
 
 export interface DigitBoundary {
   digit: number

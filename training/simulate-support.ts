@@ -47,11 +47,21 @@ export function majorityStep (trainers: readonly PeerTrainer[], down: ReadonlyMa
   return steps[Math.floor(steps.length / 2)] ?? 0
 }
 
-/** Cut every link between peers of different groups while a partition is in force; heal otherwise. */
-export function applyPartitions (network: MemoryNetwork, partitions: readonly Partition[], step: number, peers: number): void {
+/**
+ * Cut every link between peers of different groups while a partition is in force; heal otherwise.
+ * A partition starts when the network reaches `fromStep` and lasts `toStep − fromStep` iterations
+ * (steps of time), not until the network's step passes `toStep`: a partition that keeps the
+ * network from progressing must still heal, as a real one does with time. `started` keeps, per
+ * partition index, the iteration it began.
+ */
+export function applyPartitions (network: MemoryNetwork, partitions: readonly Partition[], step: number, peers: number, iteration = step, started = new Map<number, number>()): void {
   network.heal()
-  for (const part of partitions) {
-    if (step < part.fromStep || step >= part.toStep) continue
+  for (const [k, part] of partitions.entries()) {
+    if (!started.has(k)) {
+      if (step < part.fromStep) continue
+      started.set(k, iteration)
+    }
+    if (iteration - (started.get(k) as number) >= part.toStep - part.fromStep) continue
     const groupOf = new Array<number>(peers).fill(part.groups.length)
     part.groups.forEach((g, i) => { for (const p of g) if (p >= 0 && p < peers) groupOf[p] = i })
     for (let a = 0; a < peers; a++) for (let b = 0; b < peers; b++) if (groupOf[a] !== groupOf[b]) network.cut(a, b)

@@ -24,7 +24,9 @@
  */
 import { quantile } from '../codes/stats.ts'
 import type { TrainingConfig } from './config.ts'
-import type { Dataset } from './dataset.ts'
+import { DatasetError, type Dataset } from './dataset.ts'
+import { loadFileDataset } from './data/load.ts'
+import type { DataProgress } from './data/read.ts'
 import { loadMnist } from './mnist.ts'
 import { syntheticDataset } from './synthetic.ts'
 import { createMemoryNetwork, type MemoryNetworkOptions } from './memory-exchange.ts'
@@ -89,7 +91,7 @@ export interface SimulateOptions {
   byzantinePeers?: readonly number[]
   /** Peers whose every vote lies. */
   lyingVoters?: readonly number[]
-  /** While the network computes steps [fromStep, toStep), results cross only within a group. */
+  /** From when the network reaches fromStep, for toStep − fromStep steps of time, results cross only within a group. */
   partitions?: readonly Partition[]
   /** A peer process dies when the network reaches `atStep` and restarts `downSteps` later from its last verified checkpoint. */
   crashes?: readonly Crash[]
@@ -127,10 +129,21 @@ export class SimulationError extends Error {
   override name = 'SimulationError'
 }
 
-export function datasetForConfig (c: TrainingConfig): Dataset {
-  return c.dataset === 'mnist'
-    ? loadMnist()
-    : syntheticDataset({ inputSize: c.model[0], classes: c.model[c.model.length - 1], seed: c.seed })
+/**
+ * The config's data: MNIST, the synthetic task, or files (csv:/idx:, training/data/), which
+ * must hash as the config says (a peer with a differing copy refuses, naming the file) and fit
+ * the model. Files are read once per process (later calls are served from memory).
+ */
+export function datasetForConfig (c: TrainingConfig, opts: { progress?: DataProgress } = {}): Dataset {
+  if (c.dataset === 'mnist') return loadMnist()
+  if (c.dataset === 'synthetic') return syntheticDataset({ inputSize: c.model[0], classes: c.model[c.model.length - 1], seed: c.seed })
+  if (c.data === undefined) throw new DatasetError(`--dataset ${c.dataset}: the config lacks the files' sha256 (data)`)
+  const { dataset } = loadFileDataset({ dataset: c.dataset, ...c.data }, { sha256: c.data.sha256, progress: opts.progress })
+  const want = [c.model[0], c.model[c.model.length - 1]]
+  if (dataset.inputSize !== want[0] || dataset.classes !== want[1]) {
+    throw new DatasetError(`${c.dataset}: ${dataset.inputSize} features and ${dataset.classes} classes, but the model ${c.model.join('-')} takes ${want[0]} and has ${want[1]} outputs`)
+  }
+  return dataset
 }
 
 export async function simulate (opts: SimulateOptions): Promise<SimulationResult> {
@@ -186,6 +199,7 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
   // once the quorum confirms it.
   let unconfirmed: { silent: number, loss: number } | null = null
 
+  const partitionsStarted = new Map<number, number>()
   const restarting = new Set<number>()
   const restartHeardAt = new Map<number, number>()
   let stalled: string | null = null
@@ -193,7 +207,7 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
     decodes = new Map()
     iteration++
     const at = majorityStep(trainers, down)
-    applyPartitions(network, opts.partitions ?? [], at, P)
+    applyPartitions(network, opts.partitions ?? [], at, P, iteration, partitionsStarted)
     for (let i = crashesLeft.length - 1; i >= 0; i--) {
       const c = crashesLeft[i]
       if (at < c.atStep || down.has(c.peer)) continue

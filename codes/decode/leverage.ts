@@ -34,6 +34,7 @@
  */
 import { binomial, forEachSubset } from '../chebyshev.ts'
 import { type Fit, type Received, setScale } from './fit.ts'
+import { vector } from '../vectors.ts'
 
 /**
  * Largest accepted relative shift of a decode by one hidden error. training/simulate.ts
@@ -62,8 +63,7 @@ export interface LeverageBasis {
 }
 
 export function leverageBasis (received: Received, members: readonly number[], fit: Fit, minFloor = 0): LeverageBasis {
-  const { q, V, Y } = received
-  const R = Y.rows
+  const { q, V, R } = received
   let vv = 0; let pp = 0; let rr = 0
   for (const i of members) {
     for (let d = 0; d < q; d++) { vv += V[i * q + d] * V[i * q + d]; pp += fit.pinv[d * R + i] * fit.pinv[d * R + i] }
@@ -98,10 +98,9 @@ export function hiddenShift (
   codeRows: { data: Float64Array, rows: number } | null,
   basis: LeverageBasis = leverageBasis(received, members, fit)
 ): HiddenShift {
-  const { q, V, Y } = received
-  const R = Y.rows
+  const { q, V, R } = received
   const { scale, floor } = basis
-  const g = new Float64Array(q)
+  const g = vector(q)
   let worst: HiddenShift = { shift: 0, at: members.length > 0 ? members[0] : -1, freedom: 1 }
   for (const i of members) {
     let h = 0
@@ -199,15 +198,15 @@ function exactColluding (
   const { q, V } = received
   const A = members.length
   if (binomial(A, k) > MAX_COLLUSION_SETS) return Infinity
-  const GA = new Float64Array(q * q)
+  const GA = vector(q * q)
   for (const i of members) {
     for (let a = 0; a < q; a++) for (let b = 0; b <= a; b++) GA[a * q + b] += V[i * q + a] * V[i * q + b]
   }
   const targets: Float64Array[] = functionals !== null
     ? [...functionals]
     : codeRows !== null ? Array.from({ length: codeRows.rows }, (_, p) => codeRows.data.subarray(p * q, (p + 1) * q)) : []
-  const G = new Float64Array(q * q)
-  const y = new Float64Array(q)
+  const G = vector(q * q)
+  const y = vector(q)
   let worst = 0
   const finished = forEachSubset(A, k, B => {
     G.set(GA)

@@ -137,7 +137,7 @@ function examine (search: Search, S: readonly number[]): Agreement | null {
   if (!sketchAgrees(received, search.sketch, S, bounds.tolerance)) return null
   const agreement = confirm(received, S, bounds.tolerance)
   if (agreement === null) return null
-  const R = received.Y.rows
+  const R = received.R
   search.known.push(membership(R, agreement.members))
   return acceptsAgreement(bounds.mode, R, received.q, agreement.members.length) ? agreement : null
 }
@@ -156,7 +156,7 @@ function searchLevel (search: Search, level: Level): SearchResult | null {
     if (agreement !== null) accepted.push(agreement)
   })
   if (accepted.length === 0) return null
-  const agreement = unambiguous(accepted, search.bounds.tolerance, { R: search.received.Y.rows, q: search.received.q })
+  const agreement = unambiguous(accepted, search.bounds.tolerance, { R: search.received.R, q: search.received.q })
   if (agreement !== null) return { ok: true, agreement }
   return { ok: false, reason: `ambiguous: ${accepted.length} different sets of results are each consistent`, refinable: true }
 }
@@ -167,10 +167,10 @@ function searchLevel (search: Search, level: Level): SearchResult | null {
  * cap when both are too many.
  */
 export function searchCandidates (received: Received, bounds: SearchBounds): SearchResult {
-  const R = received.Y.rows
+  const R = received.R
   const { q } = received
   const { maxErrors, maxCandidates } = bounds
-  const search: Search = { received, sketch: sketchOf(received.Y, bounds.sketchDimension), bounds, known: [], examined: 0 }
+  const search: Search = { received, sketch: sketchOf(received, bounds.sketchDimension), bounds, known: [], examined: 0 }
   const first = searchLevel(search, leaveOut(R, 1))
   if (first !== null) return first
   if (maxErrors >= 2) {

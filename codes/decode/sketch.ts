@@ -5,10 +5,11 @@
  * vectors (fit.ts): the sketch only screens.
  */
 import { gemm } from '../gemm/index.ts'
+import { rowDots } from '../gemm/rows.ts'
 import { type Matrix, zeros } from '../matrix.ts'
-import { pinvTall } from '../linalg.ts'
 import { createGaussian, mulberry32 } from '../random.ts'
-import { type Received, agrees, rowNorm, setScale, vandermondeRows } from './fit.ts'
+import { vector } from '../vectors.ts'
+import { type Received, agrees, pinvOf, rowNorm, setScale, stacked } from './fit.ts'
 
 /** Seeds the sketch directions, and the sampled candidate sets of the search. */
 export const SKETCH_SEED = 0xc0de
@@ -35,10 +36,16 @@ export interface Sketch {
   norms: Float64Array
 }
 
-export function sketchOf (Y: Matrix, k: number): Sketch {
-  const data = gemm(Y, sketchDirections(Y.cols, k)).data
-  const norms = new Float64Array(Y.rows)
-  for (let i = 0; i < Y.rows; i++) norms[i] = rowNorm(data, i * k, k)
+/**
+ * The received results projected on k seeded directions: `gemm(Y, G)`, computed from the
+ * resident rows by the row kernel where it reproduces that product bit for bit (k = 4, the
+ * default), else by `gemm` on the stacked results.
+ */
+export function sketchOf (received: Received, k: number): Sketch {
+  const G = sketchDirections(received.L, k)
+  const data = rowDots(received.loaded, G) ?? gemm(stacked(received), G).data
+  const norms = vector(received.R)
+  for (let i = 0; i < received.R; i++) norms[i] = rowNorm(data, i * k, k)
   return { k, data, norms }
 }
 
@@ -46,10 +53,10 @@ export function sketchOf (Y: Matrix, k: number): Sketch {
 export function sketchAgrees (received: Received, sketch: Sketch, S: readonly number[], tolerance: number): boolean {
   const { q, V } = received
   const { k, data: Ysk } = sketch
-  const ps = pinvTall(vandermondeRows(V, q, S), S.length, q)
+  const ps = pinvOf(received, S)
   if (ps === null) return false
   const scale = setScale(sketch.norms, S)
-  const C = new Float64Array(q * k)
+  const C = vector(q * k)
   for (let d = 0; d < q; d++) {
     for (let a = 0; a < S.length; a++) {
       const w = ps[d * S.length + a]

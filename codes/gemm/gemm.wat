@@ -280,4 +280,137 @@
       (local.set $pb (local.get $pe))
       (br $loopP)))
   )
+
+  ;; Row kernel of the decoders (codes/gemm/rows.ts): Z = Â·Y for a few output rows over a few
+  ;; long rows Y (R = $r rows at $py, row stride $ldy bytes, $n8 blocks of 8 columns).
+  ;; Â is packed in groups of 2 output rows: for each group and each j < R, the 2 entries
+  ;; â_{2g, j}, â_{2g+1, j}, each stored twice (32 bytes per j), so a broadcast is a plain load.
+  ;; Every entry of Z is the FMA chain over j = 0…R−1 from zero, added to a zero C: exactly what
+  ;; $micro computes for the same product (so a decode is bit for bit the GEMM's).
+  ;;   $pz ≠ 0: groups g < $gs are stored (row stride $ldz bytes);
+  ;;   $ps ≠ 0: the squares of every row of Z are added to its f64x2 accumulator at $ps + 16·row;
+  ;;   $pn ≠ 0: the squares of every row of Y are added to its f64x2 accumulator at $pn + 16·j.
+  ;; The caller zeroes the accumulators and adds their two lanes: a long pass can be split into
+  ;; column chunks (each copied in just before it is used, so it is still in cache).
+  ;; Tile: 2 rows × 8 columns = 8 accumulators, 4 Y vectors, 2 Â vectors.
+  (func $rows (export "rows") (param $groups i32) (param $gs i32) (param $r i32) (param $n8 i32) (param $pa i32)
+      (param $py i32) (param $ldy i32) (param $pz i32) (param $ldz i32) (param $ps i32) (param $pn i32)
+    (local $t i32) (local $g i32) (local $j i32) (local $a i32) (local $y i32) (local $z i32) (local $s i32)
+    (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128) (local $a0 v128) (local $a1 v128)
+    (local $c00 v128) (local $c01 v128) (local $c02 v128) (local $c03 v128)
+    (local $c10 v128) (local $c11 v128) (local $c12 v128) (local $c13 v128)
+    (block $doneT (loop $loopT
+      (br_if $doneT (i32.ge_s (local.get $t) (local.get $n8)))
+      (if (local.get $pn) (then
+        (local.set $y (i32.add (local.get $py) (i32.shl (local.get $t) (i32.const 6))))
+        (local.set $s (local.get $pn))
+        (local.set $j (local.get $r))
+        (loop $sumsY
+          (local.set $a0 (v128.load (local.get $s)))
+          ;;#repeat u 0..3
+          (local.set $y0 (v128.load offset={{u*16}} (local.get $y)))
+          (FMA $a0 $y0 $y0)
+          ;;#end
+          (v128.store (local.get $s) (local.get $a0))
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (local.set $y (i32.add (local.get $y) (local.get $ldy)))
+          (br_if $sumsY (local.tee $j (i32.sub (local.get $j) (i32.const 1)))))))
+      (local.set $g (i32.const 0))
+      (local.set $a (local.get $pa))
+      (block $doneG (loop $loopG
+        (br_if $doneG (i32.ge_s (local.get $g) (local.get $groups)))
+        ;;#repeat u 0..3
+        (local.set $c0{{u}} (v128.const i64x2 0 0))
+        (local.set $c1{{u}} (v128.const i64x2 0 0))
+        ;;#end
+        (local.set $y (i32.add (local.get $py) (i32.shl (local.get $t) (i32.const 6))))
+        (local.set $j (local.get $r))
+        (loop $loopJ
+          ;;#repeat u 0..3
+          (local.set $y{{u}} (v128.load offset={{u*16}} (local.get $y)))
+          ;;#end
+          (local.set $a0 (v128.load (local.get $a)))
+          (local.set $a1 (v128.load offset=16 (local.get $a)))
+          ;;#repeat u 0..3
+          (FMA $c0{{u}} $a0 $y{{u}}) (FMA $c1{{u}} $a1 $y{{u}})
+          ;;#end
+          (local.set $a (i32.add (local.get $a) (i32.const 32)))
+          (local.set $y (i32.add (local.get $y) (local.get $ldy)))
+          (br_if $loopJ (local.tee $j (i32.sub (local.get $j) (i32.const 1)))))
+        (if (i32.and (i32.ne (local.get $pz) (i32.const 0)) (i32.lt_s (local.get $g) (local.get $gs))) (then
+          (local.set $z (i32.add (i32.add (local.get $pz) (i32.mul (i32.shl (local.get $g) (i32.const 1)) (local.get $ldz))) (i32.shl (local.get $t) (i32.const 6))))
+          ;;#repeat u 0..3
+          (v128.store offset={{u*16}} (local.get $z) (f64x2.add (v128.const i64x2 0 0) (local.get $c0{{u}})))
+          ;;#end
+          (local.set $z (i32.add (local.get $z) (local.get $ldz)))
+          ;;#repeat u 0..3
+          (v128.store offset={{u*16}} (local.get $z) (f64x2.add (v128.const i64x2 0 0) (local.get $c1{{u}})))
+          ;;#end
+          ))
+        (if (local.get $ps) (then
+          (local.set $s (i32.add (local.get $ps) (i32.shl (local.get $g) (i32.const 5))))
+          (local.set $a0 (v128.load (local.get $s)))
+          (local.set $a1 (v128.load offset=16 (local.get $s)))
+          ;;#repeat u 0..3
+          (FMA $a0 $c0{{u}} $c0{{u}}) (FMA $a1 $c1{{u}} $c1{{u}})
+          ;;#end
+          (v128.store (local.get $s) (local.get $a0))
+          (v128.store offset=16 (local.get $s) (local.get $a1))))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $loopG)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $loopT)))
+  )
+
+  ;; D = Y·G for the sketches of the decoders' search (codes/gemm/rows.ts): Y is R long rows
+  ;; (row byte offsets from $py in the i32 table at $prow, 4 per group: a padded group repeats a
+  ;; row, its values are not read), G is L × 4 row-major at $pg, D is R × 4 at $pd (row-major,
+  ;; 4 rows per group). Bit for bit what $macro computes for gemm(Y, G): the depth L in blocks
+  ;; of $kc (the GEMM's KC blocking of this shape), in each an FMA chain from zero, each block's
+  ;; sum added to D in order.
+  (func $dots (export "dots") (param $groups i32) (param $py i32) (param $prow i32) (param $L i32) (param $kc i32)
+      (param $pg i32) (param $pd i32)
+    (local $g i32) (local $p0 i32) (local $pe i32) (local $p i32) (local $d i32) (local $gp i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $g01 v128) (local $g23 v128) (local $y v128)
+    (local $a00 v128) (local $a01 v128) (local $a10 v128) (local $a11 v128)
+    (local $a20 v128) (local $a21 v128) (local $a30 v128) (local $a31 v128)
+    (block $doneG (loop $loopG
+      (br_if $doneG (i32.ge_s (local.get $g) (local.get $groups)))
+      (local.set $d (i32.add (local.get $pd) (i32.shl (local.get $g) (i32.const 7))))
+      ;;#repeat u 0..7
+      (v128.store offset={{u*16}} (local.get $d) (v128.const i64x2 0 0))
+      ;;#end
+      ;;#repeat u 0..3
+      (local.set $r{{u}} (i32.add (local.get $py) (i32.load offset={{u*4}} (i32.add (local.get $prow) (i32.shl (local.get $g) (i32.const 4))))))
+      ;;#end
+      (local.set $p0 (i32.const 0))
+      (block $doneP (loop $loopP
+        (br_if $doneP (i32.ge_s (local.get $p0) (local.get $L)))
+        (local.set $pe (i32.add (local.get $p0) (local.get $kc)))
+        (if (i32.gt_s (local.get $pe) (local.get $L)) (then (local.set $pe (local.get $L))))
+        ;;#repeat u 0..3
+        (local.set $a{{u}}0 (v128.const i64x2 0 0))
+        (local.set $a{{u}}1 (v128.const i64x2 0 0))
+        ;;#end
+        (local.set $p (local.get $p0))
+        (local.set $gp (i32.add (local.get $pg) (i32.shl (local.get $p0) (i32.const 5))))
+        (loop $steps
+          (local.set $g01 (v128.load (local.get $gp)))
+          (local.set $g23 (v128.load offset=16 (local.get $gp)))
+          ;;#repeat u 0..3
+          (local.set $y (v128.load64_splat (i32.add (local.get $r{{u}}) (i32.shl (local.get $p) (i32.const 3)))))
+          (FMA $a{{u}}0 $y $g01) (FMA $a{{u}}1 $y $g23)
+          ;;#end
+          (local.set $gp (i32.add (local.get $gp) (i32.const 32)))
+          (br_if $steps (i32.lt_s (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $pe))))
+        ;;#repeat u 0..3
+        (v128.store offset={{u*32}} (local.get $d) (f64x2.add (v128.load offset={{u*32}} (local.get $d)) (local.get $a{{u}}0)))
+        (v128.store offset={{u*32+16}} (local.get $d) (f64x2.add (v128.load offset={{u*32+16}} (local.get $d)) (local.get $a{{u}}1)))
+        ;;#end
+        (local.set $p0 (local.get $pe))
+        (br $loopP)))
+      (local.set $g (i32.add (local.get $g) (i32.const 1)))
+      (br $loopG)))
+  )
 )

@@ -64,6 +64,14 @@ function wasm (): WasmGemm {
  */
 export const WASM_MIN_WORK = 512
 
+/**
+ * The kernel `gemm` uses for an m×k by k×n product. The decoders' row kernels (rows.ts) follow
+ * the same choice, so their products are bit for bit what `gemm` would return.
+ */
+export function gemmKernelFor (m: number, n: number, k: number): GemmKernelKind {
+  return chooseKernel(m, n, k)
+}
+
 function chooseKernel (m: number, n: number, k: number): GemmKernelKind {
   if (forced !== undefined) return forced
   if (wasmVariant === undefined || m * n * k < WASM_MIN_WORK || !WasmGemm.fits(m, n, k)) return 'js'

@@ -81,6 +81,19 @@ function compile (variant: WasmGemmVariant): WebAssembly.Module {
   return mod
 }
 
+/**
+ * A fresh instance of the kernel module, with its own memory: the row kernels of the decoders
+ * (rows.ts) keep their operands resident in one, apart from the GEMM's packing buffers.
+ */
+export function instantiateKernels (variant: WasmGemmVariant): WebAssembly.Instance {
+  return new WebAssembly.Instance(compile(variant), {})
+}
+
+/** The depth blocks `run` splits an inner dimension k into (row kernels that reproduce its sums use the same). */
+export function gemmDepthBlock (k: number): number {
+  return chunk(Math.max(k, 1), KC, 1)
+}
+
 /** Split `total` into the fewest chunks of at most `max`, as even as possible, rounded up to `unit`. */
 function chunk (total: number, max: number, unit: number): number {
   const parts = Math.ceil(total / max)
@@ -98,7 +111,7 @@ export class WasmGemm {
   constructor (variant: WasmGemmVariant, opts: { rawCopyMaxEntries?: number } = {}) {
     this.variant = variant
     this.rawCopyMax = opts.rawCopyMaxEntries ?? RAW_COPY_MAX_ENTRIES
-    const instance = new WebAssembly.Instance(compile(variant), {})
+    const instance = instantiateKernels(variant)
     this.exports = instance.exports as unknown as KernelExports
     this.heap = new Float64Array(this.exports.memory.buffer)
   }

@@ -22,7 +22,36 @@ try:
     blas = (b.get("name", "") + " " + b.get("version", "")).strip()
 except Exception:
     pass
-print(json.dumps({"ready": True, "version": np.__version__, "blas": blas}), flush=True)
+# The OpenBLAS kernel chosen at run time (OPENBLAS_CORETYPE overrides the CPU's own).
+kernel = ""
+try:
+    from threadpoolctl import threadpool_info
+    for info in threadpool_info():
+        if info.get("internal_api") == "openblas":
+            kernel = info.get("architecture") or ""
+            break
+except Exception:
+    pass
+if not kernel:
+    try:
+        import ctypes
+        path = None
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                if "openblas" in line.lower() and "/" in line:
+                    path = line[line.index("/"):].strip()
+                    break
+        if path:
+            lib = ctypes.CDLL(path)
+            for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_", "openblas_get_corename"):
+                fn = getattr(lib, name, None)
+                if fn is not None:
+                    fn.restype = ctypes.c_char_p
+                    kernel = (fn() or b"").decode()
+                    break
+    except Exception:
+        pass
+print(json.dumps({"ready": True, "version": np.__version__, "blas": blas, "kernel": kernel or "unknown"}), flush=True)
 rng = np.random.default_rng(1)
 cache = {}
 for line in sys.stdin:
@@ -48,15 +77,21 @@ for line in sys.stdin:
 
 /** One python3 process that times numpy matmul on request, single-threaded. */
 export class NumpyTimer {
+  /** The environment the process ran with (BLAS thread counts forced to 1). */
+  readonly env: NodeJS.ProcessEnv
   private readonly proc: ChildProcessWithoutNullStreams
   private readonly lines: Interface
   private readonly pending: Array<(line: string | undefined) => void> = []
   private readonly buffered: string[] = []
   private closed = false
 
-  constructor () {
+  /** `env`: what python3 inherits (default this process's environment); `unset`: names removed from it. */
+  constructor (opts: { env?: NodeJS.ProcessEnv, unset?: readonly string[] } = {}) {
+    const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env), OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' }
+    for (const name of opts.unset ?? []) delete env[name]
+    this.env = env
     this.proc = spawn('python3', ['-c', NUMPY_SCRIPT], {
-      env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+      env,
       stdio: ['pipe', 'pipe', 'pipe']
     })
     this.proc.stderr.resume()
@@ -92,11 +127,11 @@ export class NumpyTimer {
   }
 
   /** The version line, or the reason numpy cannot be used. */
-  async start (): Promise<{ version: string, blas: string } | { skipped: string }> {
+  async start (): Promise<{ version: string, blas: string, kernel: string } | { skipped: string }> {
     const first = await this.next(30_000)
     if (first === undefined) return { skipped: 'python3 is not available (could not start `python3 -c`)' }
     if (typeof first.error === 'string') return { skipped: `python3 has no usable numpy (${first.error})` }
-    return { version: String(first.version), blas: String(first.blas ?? '') }
+    return { version: String(first.version), blas: String(first.blas ?? ''), kernel: typeof first.kernel === 'string' && first.kernel !== '' ? first.kernel : 'unknown' }
   }
 
   /** Seconds per product, timed for at least minSeconds. */

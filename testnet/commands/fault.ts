@@ -1,8 +1,10 @@
 /**
  * `codenet fault <kind> [--peer I|all] [options] [--seed N]`, `codenet fault clear [--peer I|all]`
  *
- * Signs the command with the running testnet's control key and sends it to the target peers
- * over the control protocol (peers obey only that key); records it in the testnet's
+ * Signs the command with the running testnet's control key once per target peer, for that
+ * peer's id, the testnet's job and the boot nonce its status answers (peers obey only that key,
+ * and only commands bound to themselves, their job and their current boot; a refusal is printed
+ * with its reason, exit 1), and sends it over the control protocol; records it in the testnet's
  * history.jsonl with time, target, parameters and seed (testnet/fault-history.ts), so
  * `codenet testnet --replay FILE` can run the same faults again. Flags, their ranges, defaults
  * and the kinds that take them: the parameter table of testnet/fault-params.ts. A crash's
@@ -41,7 +43,7 @@ async function run (ctx: CommandContext): Promise<number> {
   const st = state
   const key = usage(() => { checkPeerIndices(req, st.peers.length); return loadControlPrivateKey(paths.key) })
   const { kind, target, cmd } = req
-  const client = await createControlClient()
+  const client = await createControlClient({ key })
   try {
     const r = await injectFault({
       client, key, state, historyFile: paths.history, intentFile: crashIntentFile(paths.dir), target, kind, cmd, launcher: req.launcher, step: state.monitor?.step ?? null

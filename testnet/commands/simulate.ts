@@ -1,10 +1,11 @@
 /**
  * `codenet simulate [training options] [fault options] [--json FILE] [--export-weights FILE] [--quiet]`
- * `codenet simulate --evaluate-weights FILE [--dataset mnist|synthetic]`
+ * `codenet simulate --evaluate-weights FILE [--dataset D]` (an alias kept from before `codenet evaluate`)
  *
  * P peers in one process over the in-memory exchange (training/simulate.ts), with a
  * progress bar on stderr, a short result on stdout, the summary JSON and the decoded
- * weights on request. `--evaluate-weights` measures a weights file on the test split
+ * weights on request (JSON, or safetensors when the file ends in .safetensors).
+ * `--evaluate-weights` measures a weights file (either format) on the test split
  * independently of any run. The network and adversary faults (--drop-rate, --partition,
  * --crash, --byzantine-peers, …) are training/network-flags.ts's.
  */
@@ -15,12 +16,13 @@ import { type RawTrainingFlags, TRAINING_FLAG_NAMES, trainingConfigFromFlags } f
 import { datasetForConfig, simulate } from '../../training/simulate.ts'
 import { describeFaultPlan, FAULT_FLAG_OPTIONS, faultPlanFromFlags, rawFaultFlags, simulateFaultOptions } from '../../training/network-flags.ts'
 import { totalStepsOf } from '../../training/schedule.ts'
-import { evaluateWeightsFile, exportWeights, WeightsFormatError } from '../../training/evaluate.ts'
+import { encodeWeights, evaluateWeightsFile, exportWeights, WeightsFormatError } from '../../training/evaluate.ts'
 import { createProgressReporter } from '../progress.ts'
+import { dataProgress } from '../data-progress.ts'
 
 const trainingOptions = Object.fromEntries(TRAINING_FLAG_NAMES.map(n => [n, { type: 'string' as const }]))
 
-function writeOut (path: string, text: string, what: string): void {
+function writeOut (path: string, text: string | Uint8Array, what: string): void {
   try {
     writeFileSync(path, text)
   } catch (err) {
@@ -41,8 +43,9 @@ async function run (ctx: CommandContext): Promise<number> {
   const all = values as Record<string, string | boolean | undefined>
   for (const n of TRAINING_FLAG_NAMES) if (typeof all[n] === 'string') raw[n] = all[n]
 
+  const progress = dataProgress(ctx.stderr, { quiet: values.quiet === true })
   if (values['evaluate-weights'] !== undefined) {
-    const config = trainingConfigFromFlags(raw)
+    const config = trainingConfigFromFlags(raw, undefined, { progress })
     try {
       const { accuracy, model } = evaluateWeightsFile(values['evaluate-weights'], datasetForConfig(config))
       ctx.stdout.write(`${JSON.stringify({ file: values['evaluate-weights'], layers: model.layers.map(l => `${l.w.rows}x${l.w.cols}`), activation: model.activation, testAccuracy: accuracy })}\n`)
@@ -53,7 +56,7 @@ async function run (ctx: CommandContext): Promise<number> {
     }
   }
 
-  const config = trainingConfigFromFlags(raw)
+  const config = trainingConfigFromFlags(raw, undefined, { progress })
   const faultFlags = rawFaultFlags(values)
   // Schedules (crashes, partitions) are checked against the run's length, which --epochs gives only with the data.
   const needsLength = config.steps === null && ((faultFlags.crash?.length ?? 0) > 0 || (faultFlags.partition?.length ?? 0) > 0)
@@ -61,26 +64,26 @@ async function run (ctx: CommandContext): Promise<number> {
   const totalSteps = config.steps ?? (dataset !== undefined ? totalStepsOf(config, Math.floor(dataset.train.count / config.batch)) : null)
   const plan = faultPlanFromFlags(faultFlags, { config, totalSteps })
   const planText = describeFaultPlan(plan)
-  const progress = values.quiet === true ? null : createProgressReporter({ stream: ctx.stderr as NodeJS.WritableStream & { isTTY?: boolean }, label: `simulate ${config.strategy}` })
+  const bar = values.quiet === true ? null : createProgressReporter({ stream: ctx.stderr as NodeJS.WritableStream & { isTTY?: boolean }, label: `simulate ${config.strategy}` })
   let result
   try {
     result = await simulate({
       config,
       ...(dataset !== undefined ? { dataset } : {}),
       ...simulateFaultOptions(plan),
-      onProgress: p => progress?.update({ step: p.step, totalSteps: p.totalSteps, loss: p.loss, faults: p.faults, rollbacks: p.rollbacks, repairs: p.repairs })
+      onProgress: p => bar?.update({ step: p.step, totalSteps: p.totalSteps, loss: p.loss, faults: p.faults, rollbacks: p.rollbacks, repairs: p.repairs })
     })
   } catch (err) {
     // A run that ends in an exception (e.g. undecodable final weights) is a result, not a crash of the CLI.
-    progress?.done()
+    bar?.done()
     if (!(err instanceof Error) || err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError) throw err
     ctx.stderr.write(`codenet simulate: the run failed: ${err.name}: ${err.message.split('\n')[0]}${planText !== '' ? ` (faults: ${planText})` : ''}\n`)
     return 1
   }
-  progress?.done()
+  bar?.done()
   const s = result.summary
   if (values.json !== undefined) writeOut(values.json, `${JSON.stringify(s, null, 2)}\n`, 'the summary')
-  if (values['export-weights'] !== undefined) writeOut(values['export-weights'], `${JSON.stringify(exportWeights(result.model))}\n`, 'the weights')
+  if (values['export-weights'] !== undefined) writeOut(values['export-weights'], encodeWeights(values['export-weights'], exportWeights(result.model)), 'the weights')
   const f = s.faults
   ctx.stdout.write([
     `strategy ${s.strategy}, ${s.peers} peers, code ${s.code.scheme} m=${s.code.m} n=${s.code.n} (Q fwd ${s.code.recoveryThreshold.forward}, bwd ${s.code.recoveryThreshold.backward})`,

@@ -12,10 +12,11 @@
 import type { Command, CommandContext } from '../cli.ts'
 import { describeCommand, parseFlags, UsageError } from '../cli.ts'
 import { requireRunning, testnetPaths, TestnetStateError, type TestnetState } from '../state.ts'
-import { createControlClient, MalformedStatusError, type ControlClient } from '../control-client.ts'
+import { createControlClient, MalformedStatusError, RestrictedStatusError, type ControlClient } from '../control-client.ts'
 import { formatRows, peerRows, totalsOf, networkPoint, type PeerRow, type Totals } from '../snapshot.ts'
 import type { PeerStatus } from '../../protocols/status.ts'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { loadControlPrivateKey, ControlAuthError } from '../../node/control-auth.ts'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -27,7 +28,8 @@ async function poll (client: ControlClient, state: TestnetState, malformed: (slo
   return await Promise.all(state.peers.map(async p => {
     if (p.addresses.length === 0 || p.process === 'exited' || p.process === 'stopped') return null
     try { return await client.status(p.addresses[0], 2000) } catch (err) {
-      if (err instanceof MalformedStatusError) malformed(p.slot, err.message)
+      if (err instanceof MalformedStatusError) malformed(p.slot, `a ${err.message}`)
+      else if (err instanceof RestrictedStatusError) malformed(p.slot, 'only its phase and step: this client does not hold the testnet\'s control key')
       return null
     }
   }))
@@ -100,11 +102,20 @@ async function run (ctx: CommandContext): Promise<number> {
     if (err instanceof TestnetStateError) { ctx.stderr.write(`codenet status: ${err.message}\n`); return 1 }
     throw err
   }
-  const client = await createControlClient()
+  // The testnet's control key is the identity the peers show their full status to; without it
+  // (a state folder from elsewhere) the peers answer phase and step only, shown as offline.
+  let key
+  if (existsSync(paths.key)) {
+    try { key = loadControlPrivateKey(paths.key) } catch (err) {
+      if (err instanceof ControlAuthError) { ctx.stderr.write(`codenet status: ${err.message}\n`); return 1 }
+      throw err
+    }
+  }
+  const client = await createControlClient(key !== undefined ? { key } : {})
   // One line per peer and reason, not one per poll.
   const said = new Set<string>()
   const malformed = (slot: number, reason: string): void => {
-    const line = `codenet status: peer slot ${slot} (index ${state.peers.find(p => p.slot === slot)?.index ?? '?'}) answered a ${reason}`
+    const line = `codenet status: peer slot ${slot} (index ${state.peers.find(p => p.slot === slot)?.index ?? '?'}) answered ${reason}`
     if (!said.has(line)) { said.add(line); ctx.stderr.write(`${line}\n`) }
   }
   let stop = false

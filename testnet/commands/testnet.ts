@@ -21,6 +21,8 @@ import type { Command, CommandContext } from '../cli.ts'
 import { DEFAULT_SOFT_ERROR_RATE, describeCommand, parseFlags, UsageError } from '../cli.ts'
 import { type RawTrainingFlags, TRAINING_FLAG_NAMES, trainingConfigFromFlags } from '../../training/config.ts'
 import { createProgressReporter } from '../progress.ts'
+import { dataProgress } from '../data-progress.ts'
+import { exportWeights, readWeightsFile, weightsFormatOf, writeWeightsFile } from '../../training/evaluate.ts'
 import { Testnet, BIN, LaunchError } from '../launch.ts'
 import { processAlive, readState, testnetPaths, TestnetStateError, type TestnetPaths } from '../state.ts'
 import { readHistory, type HistoryEntry } from '../fault-history.ts'
@@ -133,7 +135,7 @@ async function run (ctx: CommandContext): Promise<number> {
   const all = values as Record<string, string | boolean | undefined>
   for (const n of TRAINING_FLAG_NAMES) if (typeof all[n] === 'string') raw[n] = all[n]
   const faultFlags = rawFaultFlags(values)
-  const start = startFaults(faultFlags, trainingConfigFromFlags(raw), raw['error-rate'] !== undefined)
+  const start = startFaults(faultFlags, trainingConfigFromFlags(raw, undefined, { progress: dataProgress(ctx.stderr, { quiet: values.quiet === true }) }), raw['error-rate'] !== undefined)
   const config = start.config
   let dashPort: number | undefined
   if (values['dashboard-port'] !== undefined) {
@@ -250,7 +252,12 @@ async function run (ctx: CommandContext): Promise<number> {
       const src = tn.state.peers.map(p => paths.slotWeights(p.slot)).find(f => existsSync(f))
       if (src === undefined) say('no peer wrote its weights; --export-weights skipped')
       else {
-        try { copyFileSync(src, values['export-weights']) } catch (e) { throw new UsageError(`cannot write the weights to ${values['export-weights']}: ${(e as Error).message}`) }
+        // The peers write JSON; a .safetensors destination gets the same numbers in that format.
+        const dest = values['export-weights']
+        try {
+          if (weightsFormatOf(dest) === 'json') copyFileSync(src, dest)
+          else writeWeightsFile(dest, exportWeights(readWeightsFile(src)))
+        } catch (e) { throw new UsageError(`cannot write the weights to ${dest}: ${(e as Error).message}`) }
       }
     }
     if (values.report !== undefined) {

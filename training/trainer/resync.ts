@@ -19,6 +19,9 @@ import type { PeerPosition } from '../exchange.ts'
 import { snapshot } from './state.ts'
 import type { TrainerContext } from './context.ts'
 
+/** The furthest a peer moves forward in one resync (a restarted peer's rejoin is not bounded). */
+export const RESYNC_WINDOW = 256
+
 export interface Position {
   step: number
   attempt: number
@@ -49,7 +52,9 @@ export function resyncAfterFailure (ctx: TrainerContext, totalSteps: number, sin
   const net = networkPosition(exchange.positions(), ctx.self, Math.max(since, state.heardSince), mine)
   if (net === null) return null
   if (net.attempt === mine.attempt && net.step === mine.step) return null
-  const to = { step: Math.min(net.step + 1, totalSteps), attempt: net.attempt }
+  // Never further ahead than RESYNC_WINDOW in one move: the median is sound with at most f
+  // liars, and this bounds what more liars than that could do with one frame.
+  const to = { step: Math.min(net.step + 1, totalSteps, mine.step + RESYNC_WINDOW), attempt: net.attempt }
   moveTo(ctx, to)
   ctx.log(`peer ${ctx.self}: resync from ${mine.step}/${mine.attempt} to the network's ${to.step}/${to.attempt}: stale state, expecting repair`)
   return { from: mine, to }
