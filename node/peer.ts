@@ -1,6 +1,7 @@
 /**
- * The libp2p host of one codenet peer: TCP, noise, yamux, identify, gossipsub, and discovery by
- * mDNS and/or a bootstrap list, optionally inside a private network (pnet swarm key).
+ * The libp2p host of one codenet peer: QUIC (TLS 1.3, native streams) and TCP (noise, yamux),
+ * identify, gossipsub, and discovery by mDNS and/or a bootstrap list, optionally inside a
+ * private network (pnet swarm key: then TCP only, see `createHost`).
  *
  * `createHost` only builds and starts the node; the job logic (barrier, exchange, engine) sits
  * on top in `node/engine.ts`.
@@ -18,6 +19,8 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { preSharedKey } from '@libp2p/pnet'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey, PeerDiscovery } from '@libp2p/interface'
+import { noiseCrypto } from './noise-crypto.ts'
+import { dialOrder, QUIC_ADDR, quicTransport, TCP_ADDR } from './transports.ts'
 
 export class PeerConfigError extends Error {
   override name = 'PeerConfigError'
@@ -25,7 +28,10 @@ export class PeerConfigError extends Error {
 
 export interface HostConfig {
   privateKey: PrivateKey
-  /** Listen multiaddrs; default all interfaces, OS-assigned port. */
+  /**
+   * Listen multiaddrs (TCP /ip4|ip6/ADDR/tcp/PORT, QUIC /ip4|ip6/ADDR/udp/PORT/quic-v1); default
+   * all interfaces, OS-assigned ports, QUIC and TCP (TCP only with a swarm key).
+   */
   listen?: string[]
   bootstrap?: string[]
   /** mDNS discovery on the LAN. Tests turn it off so parallel runs never meet. */
@@ -42,11 +48,16 @@ export function parseMultiaddrs (flag: string, values: readonly string[]): Multi
   })
 }
 
-/** codenet peers have one transport, TCP: a listen address must be /ip4|ip6/ADDR/tcp/PORT. */
-export function checkListenAddrs (values: readonly string[]): void {
+/**
+ * codenet peers listen on TCP (/ip4|ip6/ADDR/tcp/PORT) and QUIC (/ip4|ip6/ADDR/udp/PORT/quic-v1);
+ * with a swarm key on TCP only: pnet wraps a TCP connection before its encryption, and QUIC,
+ * which encrypts inside the transport, would let anyone without the key in.
+ */
+export function checkListenAddrs (values: readonly string[], opts: { swarmKey?: boolean } = {}): void {
   for (const ma of parseMultiaddrs('--listen', values)) {
     const s = ma.toString()
-    if (!/^\/ip[46]\/[^/]+\/tcp\/\d+$/.test(s)) throw new PeerConfigError(`--listen ${s}: a codenet peer listens on TCP only (/ip4/ADDR/tcp/PORT or /ip6/ADDR/tcp/PORT)`)
+    if (QUIC_ADDR.test(s) && opts.swarmKey === true) throw new PeerConfigError(`--listen ${s}: with --swarm-key a codenet peer listens on TCP only (a private network cannot cover QUIC)`)
+    if (!TCP_ADDR.test(s) && !QUIC_ADDR.test(s)) throw new PeerConfigError(`--listen ${s}: a codenet peer listens on TCP (/ip4/ADDR/tcp/PORT) or QUIC (/ip4/ADDR/udp/PORT/quic-v1)`)
   }
 }
 
@@ -55,7 +66,7 @@ function listenReason (text: string): string {
   if (text.includes('EADDRINUSE')) return 'the port is already in use'
   if (text.includes('EADDRNOTAVAIL')) return 'no network interface of this machine has that address'
   if (text.includes('EACCES')) return 'permission denied (ports below 1024 need privileges)'
-  if (text.includes('UnsupportedListenAddressError')) return 'no transport listens on it (TCP only)'
+  if (text.includes('UnsupportedListenAddressError')) return 'no transport listens on it (TCP or QUIC only)'
   return text.replace(/^\w*Error: /, '')
 }
 
@@ -77,8 +88,9 @@ export async function readSwarmKey (path: string): Promise<Uint8Array> {
 }
 
 export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
-  const listen = cfg.listen !== undefined && cfg.listen.length > 0 ? cfg.listen : ['/ip4/0.0.0.0/tcp/0']
-  checkListenAddrs(listen)
+  const open = cfg.swarmKey === undefined
+  const listen = cfg.listen !== undefined && cfg.listen.length > 0 ? cfg.listen : open ? ['/ip4/0.0.0.0/udp/0/quic-v1', '/ip4/0.0.0.0/tcp/0'] : ['/ip4/0.0.0.0/tcp/0']
+  checkListenAddrs(listen, { swarmKey: !open })
   const boot = cfg.bootstrap ?? []
   parseMultiaddrs('--bootstrap', boot)
   const discovery: Array<(c: any) => PeerDiscovery> = []
@@ -87,12 +99,25 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
   const options = {
     privateKey: cfg.privateKey,
     addresses: { listen },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
+    // QUIC is the faster transport (docs/performance.md, Transports): its own TLS 1.3 with the
+    // libp2p peer id in the certificate, native streams and flow control, one UDP socket. It
+    // is left out in a private network (pnet wraps TCP connections only). TCP stays for private networks and for peers that only reach each other over TCP;
+    // its noise sessions use codenet's ChaCha20-Poly1305 (node/noise-crypto.ts). yamux keeps
+    // its defaults: its initial window is fixed by the spec and grows by itself to 16 MiB.
+    transports: open ? [quicTransport(), tcp()] : [tcp()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery: discovery,
     ...(cfg.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: cfg.swarmKey }) } : {}),
-    connectionManager: { maxConnections: 300 },
+    // QUIC addresses first, TCP next, QUIC addresses that just failed last (node/transports.ts).
+    connectionManager: { maxConnections: 300, addressSorter: dialOrder },
+    // libp2p's connection monitor aborts a connection whose ping (here a stream negotiation:
+    // peers run no ping service) outlasts an adaptive timeout of at least 5 s. A peer busy
+    // computing, or a QUIC connection with megabytes of results queued ahead of the ping, can
+    // take that long, and the abort throws away results already written to the connection
+    // (`codenet bench exchange` lost rounds that way under load). 30 s still finds a dead TCP
+    // connection (QUIC finds its own, by its idle timeout).
+    connectionMonitor: { pingTimeout: { minTimeout: 30_000 } },
     services: {
       identify: identify(),
       pubsub: gossipsub({
@@ -133,7 +158,8 @@ export async function dialAll (node: CodenetHost, addrs: readonly string[], sign
 
 /**
  * The addresses others can dial: the node's own listen addresses, with a 0.0.0.0 listener
- * expanded to every IPv4 interface (LAN addresses first, loopback last), each with /p2p/<id>.
+ * expanded to every IPv4 interface (LAN addresses first, loopback last; QUIC before TCP), each
+ * with /p2p/<id>.
  */
 export function dialableAddresses (node: CodenetHost): string[] {
   const id = node.peerId.toString()
@@ -145,11 +171,11 @@ export function dialableAddresses (node: CodenetHost): string[] {
   }
   for (const ma of node.getMultiaddrs()) {
     const s = ma.toString().replace(/\/p2p\/[^/]+$/, '')
-    const m = /^\/ip4\/0\.0\.0\.0\/tcp\/(\d+)$/.exec(s)
-    if (m !== null) for (const ip of [...lan, ...loop]) out.push(`/ip4/${ip}/tcp/${m[1]}/p2p/${id}`)
+    const m = /^\/ip4\/0\.0\.0\.0(\/tcp\/\d+|\/udp\/\d+\/quic-v1)$/.exec(s)
+    if (m !== null) for (const ip of [...lan, ...loop]) out.push(`/ip4/${ip}${m[1]}/p2p/${id}`)
     else out.push(`${s}/p2p/${id}`)
   }
-  const rank = (a: string): number => a.includes('/127.') ? 1 : 0
+  const rank = (a: string): number => (a.includes('/127.') ? 2 : 0) + (a.includes('/quic-v1/') ? 0 : 1)
   return [...new Set(out)].sort((a, b) => rank(a) - rank(b))
 }
 
