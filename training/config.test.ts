@@ -6,10 +6,12 @@ describe('training flags', () => {
     const c = trainingConfigFromFlags({})
     expect(c.peers).toBe(6)
     expect(c.strategy).toBe('codenet')
-    expect(c.model).toEqual([784, 128, 64, 10])
-    expect(c.batch).toBe(16)
+    expect(c.model).toEqual([784, 256, 128, 10])
+    expect(c.batch).toBe(64)
+    expect(c.epochs).toBe(6)
+    expect(c.lr).toBe(0.3)
     expect(c.replicas).toBe(3)
-    expect(c).toEqual({ ...DEFAULT_CONFIG, model: [784, 128, 64, 10] })
+    expect(c).toEqual({ ...DEFAULT_CONFIG, model: [784, 256, 128, 10] })
   })
 
   it('parses every flag', () => {

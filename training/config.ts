@@ -71,13 +71,15 @@ export const DEFAULT_CONFIG: Readonly<TrainingConfig> = Object.freeze({
   strategy: 'codenet',
   code: null,
   replicas: 3,
-  model: [784, 128, 64, 10],
+  // The default recipe: ≥ 95.0 % test accuracy on the MNIST split for every seed 1–5 (median
+  // 95.31 %) in 744 steps; chosen by measurement over several recipes (docs/simulate.md). Fewer,
+  // larger steps also suit the network: one round of results carries 64 samples, not 16.
+  model: [784, 256, 128, 10],
   activation: 'relu',
-  batch: 16,
-  epochs: 3,
+  batch: 64,
+  epochs: 6,
   steps: null,
-  // Tuned on the MNIST split (784-128-64-10, batch 16, 3 epochs, cosine): see docs/simulate.md.
-  lr: 0.1,
+  lr: 0.3,
   momentum: 0.7,
   seed: 1,
   dataset: 'mnist',
