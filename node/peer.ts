@@ -20,7 +20,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey, PeerDiscovery } from '@libp2p/interface'
 import { noiseCrypto } from './noise-crypto.ts'
-import { dialOrder, QUIC_ADDR, quicTransport, TCP_ADDR } from './transports.ts'
+import { dialOrder, QUIC_ADDR, QUIC_AVAILABLE, quicTransports, TCP_ADDR } from './transports.ts'
 
 export class PeerConfigError extends Error {
   override name = 'PeerConfigError'
@@ -58,6 +58,7 @@ export function checkListenAddrs (values: readonly string[], opts: { swarmKey?: 
     const s = ma.toString()
     if (QUIC_ADDR.test(s) && opts.swarmKey === true) throw new PeerConfigError(`--listen ${s}: with --swarm-key a codenet peer listens on TCP only (a private network cannot cover QUIC)`)
     if (!TCP_ADDR.test(s) && !QUIC_ADDR.test(s)) throw new PeerConfigError(`--listen ${s}: a codenet peer listens on TCP (/ip4/ADDR/tcp/PORT) or QUIC (/ip4/ADDR/udp/PORT/quic-v1)`)
+    if (QUIC_ADDR.test(s) && !QUIC_AVAILABLE) throw new PeerConfigError(`--listen ${s}: QUIC is not available on this platform (no prebuilt @chainsafe/libp2p-quic binary): listen on TCP`)
   }
 }
 
@@ -89,7 +90,7 @@ export async function readSwarmKey (path: string): Promise<Uint8Array> {
 
 export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
   const open = cfg.swarmKey === undefined
-  const listen = cfg.listen !== undefined && cfg.listen.length > 0 ? cfg.listen : open ? ['/ip4/0.0.0.0/udp/0/quic-v1', '/ip4/0.0.0.0/tcp/0'] : ['/ip4/0.0.0.0/tcp/0']
+  const listen = cfg.listen !== undefined && cfg.listen.length > 0 ? cfg.listen : open && QUIC_AVAILABLE ? ['/ip4/0.0.0.0/udp/0/quic-v1', '/ip4/0.0.0.0/tcp/0'] : ['/ip4/0.0.0.0/tcp/0']
   checkListenAddrs(listen, { swarmKey: !open })
   const boot = cfg.bootstrap ?? []
   parseMultiaddrs('--bootstrap', boot)
@@ -104,7 +105,7 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
     // is left out in a private network (pnet wraps TCP connections only). TCP stays for private networks and for peers that only reach each other over TCP;
     // its noise sessions use codenet's ChaCha20-Poly1305 (node/noise-crypto.ts). yamux keeps
     // its defaults: its initial window is fixed by the spec and grows by itself to 16 MiB.
-    transports: open ? [quicTransport(), tcp()] : [tcp()],
+    transports: open ? [...quicTransports(), tcp()] : [tcp()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery: discovery,

@@ -10,10 +10,20 @@
  * with QUIC always first such a remote would never be reached. The QUIC transport therefore
  * remembers the addresses it failed to dial, and for QUIC_RETRY_MS those go after TCP.
  */
-import { quic } from '@chainsafe/libp2p-quic'
+import type { quic as QuicFactory } from '@chainsafe/libp2p-quic'
 import { loopbackAddressLast, publicAddressesFirst } from '@libp2p/utils'
 import type { Address, Transport } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * @chainsafe/libp2p-quic is a native module with prebuilt binaries for some platforms only
+ * (linux-x64-gnu for 2.1.1): where it does not load, codenet runs on TCP alone.
+ */
+let quic: typeof QuicFactory | null = null
+try { quic = (await import('@chainsafe/libp2p-quic')).quic } catch { quic = null }
+export const QUIC_AVAILABLE = quic !== null
+/** The transports list entry for QUIC: [] where QUIC does not load. */
+export const quicTransports = (): Array<ReturnType<typeof quicTransport>> => QUIC_AVAILABLE ? [quicTransport()] : []
 
 export const TCP_ADDR = /^\/ip[46]\/[^/]+\/tcp\/\d+$/
 export const QUIC_ADDR = /^\/ip[46]\/[^/]+\/udp\/\d+\/quic-v1$/
@@ -35,7 +45,8 @@ export function quicFailedRecently (ma: Multiaddr, now = Date.now()): boolean {
 }
 
 /** libp2p's QUIC transport, noting every address it fails to dial or whose dial is given up. */
-export function quicTransport (): (components: Parameters<ReturnType<typeof quic>>[0]) => Transport {
+export function quicTransport (): (components: Parameters<ReturnType<typeof QuicFactory>>[0]) => Transport {
+  if (quic === null) throw new Error('QUIC is not available on this platform')
   const make = quic()
   return (components) => {
     const transport = make(components)

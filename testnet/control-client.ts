@@ -13,7 +13,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { quic } from '@chainsafe/libp2p-quic'
+import { quicTransports } from '../node/transports.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
 import type { KeyObject } from 'node:crypto'
@@ -75,7 +75,7 @@ export async function createControlClient (opts: { key?: KeyObject } = {}): Prom
   const node: Libp2p = await createLibp2p({
     ...(opts.key !== undefined ? { privateKey: controlLibp2pKey(opts.key) } : {}),
     addresses: { listen: [] },
-    transports: [quic(), tcp()],
+    transports: [...quicTransports(), tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()]
   })

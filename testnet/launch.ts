@@ -29,6 +29,7 @@ import type { TrainingConfig } from '../training/config.ts'
 import { createJobSpec, jobHash } from '../protocols/job.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreateIdentity } from '../node/store.ts'
+import { QUIC_AVAILABLE } from '../node/transports.ts'
 import type { PeerSummary } from '../node/engine.ts'
 import { COMMAND_DEFAULTS, CRASH_EXIT_CODE } from '../node/fault-controller.ts'
 import { generateControlKey, saveControlKey, loadControlPrivateKey } from '../node/control-auth.ts'
@@ -201,7 +202,7 @@ export class Testnet {
       BIN, 'peer', '--job', this.paths.job, '--data-dir', slot.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${slot.port ?? 0}`,
       // Members talk over QUIC (faster, docs/performance.md §Transports); the launcher's control
       // client and the bootstrap list use the fixed TCP port, which a restarted peer keeps.
-      ...(process.env.CODENET_TESTNET_TCP_ONLY === '1' ? [] : ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1']), '--no-mdns',
+      ...(process.env.CODENET_TESTNET_TCP_ONLY === '1' || !QUIC_AVAILABLE ? [] : ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1']), '--no-mdns',
       '--json', slot.summaryFile, '--export-weights', this.paths.slotWeights(slot.slot), '--control-key', this.paths.pub,
       ...this.bootstrapFor(slot).flatMap(b => ['--bootstrap', b]),
       ...(this.opts.roundTimeoutMs !== undefined ? ['--round-timeout-ms', String(this.opts.roundTimeoutMs)] : []),
