@@ -293,7 +293,7 @@ export class PeerEngine {
     this.phase = 'training'
     // A restarted peer waits to hear where the others are, then moves past what was published
     // while it was down (its own state is stale until the audit repairs it).
-    if (this.restoredFrom !== null || this.membership.members.some(m => (this.membership.barrier.helloOf(m.toString())?.step ?? 0) > trainer.currentStep + 2)) {
+    if (this.membership.members.length > 1 && (this.restoredFrom !== null || this.membership.members.some(m => (this.membership.barrier.helloOf(m.toString())?.step ?? 0) > trainer.currentStep + 2))) {
       // Until half the others were heard computing (their frames reach the new address once
       // their hellos tell them it; on a loaded machine that takes seconds): up to a minute.
       const until = Date.now() + 60_000
