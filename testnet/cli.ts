@@ -204,12 +204,13 @@ ${TRAINING_OPTIONS_HELP}`,
              vs raw TCP, same frames, interleaved; --only libp2p|raw; --cpu-prof DIR --transport tcp|quic
   step       CPU per step of a local testnet (all peers) vs simulate with the same options, per P
              (--peers 4,6,8); target ≤ 3×; a peer's step split into maths and protocol (protocol ≤
-             maths); training options as simulate (default MNIST, batch 16, --steps 200, --error-rate 0);
-             --cpu-prof DIR profiles every peer and summarises one
-  scaling    testnet step time, CPU and bytes per step against P (--peers 4,6,8,12, --steps 100) and
-             against width W of a W-W-10 model on synthetic data (--widths 128,256,512,1024,2048,
-             --width-peers 6, --width-steps 40), beside the expected growth; --peers none or
-             --widths none skips that axis; --batch B; --svg FILE plots both
+             maths); training options as simulate (default: the default recipe, MNIST 784-256-128-10
+             batch 64, with --steps 150 --error-rate 0); --cpu-prof DIR profiles every peer and
+             summarises one
+  scaling    testnet step time, CPU and bytes per step against P (--peers 4,6,8,12, --steps 100, the
+             default model) and against width W of a W-W-10 model on synthetic data (--widths
+             128,256,512,1024,2048, --width-peers 6, --width-steps 40), beside the expected growth;
+             --peers none or --widths none skips that axis; --batch B (16); --svg FILE plots both
   --json F   also write the figures as JSON
   --quick    small shapes and few repeats (a smoke run, not the official figure)
 
