@@ -40,7 +40,7 @@ export interface TrainingConfig {
   /** null: chosen from the number of peers. */
   code: CodeChoice | null
   replicas: number
-  /** Layer widths, input first: [784, 128, 64, 10]. */
+  /** Layer widths, input first: [784, 256, 128, 10]. */
   model: number[]
   activation: Activation
   batch: number

@@ -162,7 +162,7 @@ describe('a real peer', () => {
     expect(again.stderr).toMatch(/refused checkpoint .*checkpoint-0000000030\.ck: checkpoint layer 0 shard holds a non-finite value \(NaN\) at 0\n/)
     expect(again.stderr).toMatch(/restored checkpoint of step 20\n/)
     expect(again.stdout).toMatch(/^peer 0 of 1: 30 steps/)
-  })
+  }, 180_000)
 
   it('a stall ends a peer with its cause in one line, not a stack trace', async () => {
     // Two peers, m = n = 1: nothing to correct with. Both corrupt every product they publish, so

@@ -123,7 +123,7 @@ describe('config and job files with file datasets', () => {
     const c = trainingConfigFromFlags({ dataset: `csv:${p}`, hidden: '5-4', steps: '2', batch: '1', peers: '1', strategy: 'uncoded' })
     expect(c.model).toEqual([3, 5, 4, 3])
     expect(c.data).toEqual({ sha256: { [p]: expect.stringMatching(/^[0-9a-f]{64}$/) }, test: null, testSplit: 0.2, labelColumn: null, normalize: null })
-    expect(trainingConfigFromFlags({ dataset: `csv:${p}`, steps: '2', batch: '1', peers: '1', strategy: 'uncoded' }).model).toEqual([3, 128, 64, 3])
+    expect(trainingConfigFromFlags({ dataset: `csv:${p}`, steps: '2', batch: '1', peers: '1', strategy: 'uncoded' }).model).toEqual([3, 256, 128, 3])
     expect(() => trainingConfigFromFlags({ dataset: `csv:${p}`, model: '3-8-10', steps: '2', batch: '1', peers: '1', strategy: 'uncoded' }))
       .toThrow(`--model 3-8-10: csv:${p} has 3 features and 3 classes, so the model is 3-…-3 (or give the hidden widths alone with --hidden)`)
     expect(() => trainingConfigFromFlags({ dataset: 'mnist', model: '784-32-10', hidden: '64' }))
