@@ -24,15 +24,19 @@ describe('codenet bench scaling', () => {
       expect(p.attemptedSteps).toBe(6)
       for (const x of [p.stepMsMedian, p.cpuPerStepMs, p.cpuPerPeerStepMs, p.bytesPerStep, p.bytesPerPeerStep, p.expected.computePerPeer, p.expected.trafficPerPeer]) expect(x).toBeGreaterThan(0)
       expect(p.cpuPerPeerStepMs).toBeCloseTo(p.cpuPerStepMs / 3, 6)
-      expect(p.expected).toEqual(expectedPerPeer(p.model, 3, p.code.m, p.code.n, 4))
+      expect(p.expected).toEqual(expectedPerPeer(p.model, 3, p.code.m, p.code.n, 4, 6))
+      // Results and the final round, float64: the bytes sent are at least that (headers, audits and gossip on top).
+      expect(p.bytesPerPeerStep).toBeGreaterThanOrEqual(p.expected.bytesPerPeerStep)
       expect(p.error).toBeNull()
+      expect(p.note).toBeNull()
+      expect(p.peersFinished).toBe(3)
     }
     expect(res.widthAxis[0].growth).toEqual({ stepMs: 1, cpuPerPeer: 1, bytesPerPeer: 1, expectedCompute: 1, expectedTraffic: 1 })
     const g = res.widthAxis[1].growth
     expect(g.bytesPerPeer).toBeCloseTo(res.widthAxis[1].bytesPerPeerStep / res.widthAxis[0].bytesPerPeerStep, 6)
-    // 32-32-10 against 16-16-10: weights 1344/416, vectors 74/42.
+    // 32-32-10 against 16-16-10: weights 1344/416.
     expect(g.expectedCompute).toBeCloseTo(1344 / 416, 6)
-    expect(g.expectedTraffic).toBeCloseTo(74 / 42, 6)
+    expect(g.expectedTraffic).toBeCloseTo(res.widthAxis[1].expected.bytesPerPeerStep / res.widthAxis[0].expected.bytesPerPeerStep, 6)
     const plot = readFileSync(svg, 'utf8')
     expect(plot).toMatch(/^<svg /)
     expect(plot).toContain('class="bytesPerPeer"')
@@ -44,7 +48,14 @@ describe('codenet bench scaling', () => {
 
 describe('expectedPerPeer', () => {
   it('counts a shard\'s multiply-adds and the values a peer sends', () => {
-    // 784-128-64-10, 8 peers, 2×2, batch 16: weights 784·128 + 128·64 + 64·10; vectors 128+64+10 + 128+64.
-    expect(expectedPerPeer([784, 128, 64, 10], 8, 2, 2, 16)).toEqual({ computePerPeer: (100352 + 8192 + 640) * 16 / 4, trafficPerPeer: 7 * 394 * 16 / 2, finalRoundPerPeer: 7 * (100352 + 8192 + 640) / 4 })
+    // 784-128-64-10, 8 peers, 2×2, batch 16, 100 steps: weights 784·128 + 128·64 + 64·10;
+    // forward results (128 + 64 + 10)/m, backward results (128 + 64)/n.
+    const weights = 100352 + 8192 + 640
+    const traffic = 7 * (202 / 2 + 192 / 2) * 16
+    expect(expectedPerPeer([784, 128, 64, 10], 8, 2, 2, 16, 100)).toEqual({
+      computePerPeer: weights * 16 / 4, trafficPerPeer: traffic, finalRoundPerPeer: 7 * weights / 4, bytesPerPeerStep: 8 * (traffic + 7 * weights / 4 / 100)
+    })
+    // m ≠ n: forward results split by m, backward by n.
+    expect(expectedPerPeer([64, 32, 10], 6, 2, 1, 8, 10).trafficPerPeer).toBe(5 * (42 / 2 + 32 / 1) * 8)
   })
 })

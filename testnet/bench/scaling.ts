@@ -10,22 +10,22 @@
  * peer). Each is shown as growth over the axis's first point, beside the expected growth with m, n
  * from the run's own code (the summary's `code`):
  *
- *   compute per peer   N²·B/(m·n)    N² = Σ_l N_in·N_out, the weights (each peer multiplies its
- *                                    shard, 1/(m·n) of each layer, by the batch)
- *   traffic per peer   (P − 1)·N·B/m N = Σ_l N_out + Σ_{l≥1} N_in, the vectors a step exchanges
- *                                    (each layer's output, each later layer's input gradient); a
- *                                    peer sends its 1/m share of each to every other peer
+ *   compute per peer   N²·B/(m·n)   N² = Σ_l N_in·N_out, the weights: each peer multiplies its
+ *                                   shard, 1/(m·n) of each layer, by the batch
+ *   traffic per peer   (P − 1)·N·B/m in the issue's terms; exactly, a peer sends every other peer
+ *                                   its forward result of each layer (N_out/m × B) and its
+ *                                   backward result of each later layer (N_in/n × B), float64,
+ *                                   plus once per run its whole shard (Σ_l N_in·N_out/(m·n): the
+ *                                   'weights' round that decodes the model), spread over the steps
+ *                                   (with few steps and wide layers a large part of the bytes)
+ *
+ * The expected bytes are also given absolutely (`expected.bytesPerPeerStep`), beside the measured
+ * ones: frame headers, audits and gossip are the difference. The expected compute counts only the
+ * shard products: decoding (∝ Q·N·B), the protocol's fixed cost per message and per step, and the
+ * process itself are not in it, so the measured CPU grows slower where those dominate.
  *
  * A run that fails or does not finish within `timeoutMs` (default 12 min; e.g. many peers on few
  * cores) is recorded with its `error` and no figures (null in the JSON), and the sweep goes on.
- *
- * The bytes measured include the final 'weights' round (every peer sends its whole shard to every
- * other once, ∝ N²/(m·n)), spread over the run's steps: with few steps and wide layers it is a
- * large part of the bytes per step (`expected.finalRoundPerPeer`).
- *
- * The expectations count only the shard products and results: decoding (∝ Q·N·B), the protocol's
- * fixed cost per message and per step, and the process itself are not in them, so measured growth
- * falls short of the expected where those dominate (small P, small widths).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
@@ -72,6 +72,8 @@ export interface ScalingPoint {
   model: number[]
   code: { scheme: string, m: number, n: number }
   batch: number
+  /** Peers that wrote a summary (the CPU and bytes of all peers are sums over these). */
+  peersFinished: number
   /** Median over peers. */
   attemptedSteps: number
   wallSeconds: number
@@ -82,12 +84,14 @@ export interface ScalingPoint {
   cpuPerPeerStepMs: number
   bytesPerStep: number
   bytesPerPeerStep: number
-  /** Per peer and step, in multiply-adds and float64 values (the model above); the final round once per run. */
-  expected: { computePerPeer: number, trafficPerPeer: number, finalRoundPerPeer: number }
+  /** Per peer: what the model and code predict. */
+  expected: Expected
   /** Over the axis's first point that finished. */
   growth: Growth
   /** Why this run gave no figures (they are NaN, null in the JSON), or null. */
   error: string | null
+  /** Something to know about the figures (a peer that wrote no summary), or null. */
+  note: string | null
 }
 
 export interface ScalingBenchResult {
@@ -112,18 +116,29 @@ export function parseWidthList (text: string): number[] {
   return ws
 }
 
-/**
- * Expected work per peer and step of `model` under an m×n code with P peers and batch B, and the
- * values a peer sends once at the end: its whole shard to every other peer (the 'weights' round
- * that decodes the model), which the summary's bytes include.
- */
-export function expectedPerPeer (model: readonly number[], P: number, m: number, n: number, B: number): { computePerPeer: number, trafficPerPeer: number, finalRoundPerPeer: number } {
-  let weights = 0; let vectors = 0
+export interface Expected {
+  /** Multiply-adds of one peer's shard products per step (one pass; forward, backward and update each do this many). */
+  computePerPeer: number
+  /** float64 values one peer sends per step: forward and backward results to every other peer. */
+  trafficPerPeer: number
+  /** float64 values one peer sends once, at the end: its whole shard to every other peer. */
+  finalRoundPerPeer: number
+  /** 8 · (trafficPerPeer + finalRoundPerPeer / steps). */
+  bytesPerPeerStep: number
+}
+
+/** Expected work per peer and step of `model` under an m×n code with P peers, batch B, over `steps` steps. */
+export function expectedPerPeer (model: readonly number[], P: number, m: number, n: number, B: number, steps: number): Expected {
+  let weights = 0; let forward = 0; let backward = 0
   for (let l = 0; l + 1 < model.length; l++) {
     weights += model[l] * model[l + 1]
-    vectors += model[l + 1] + (l >= 1 ? model[l] : 0)
+    forward += model[l + 1] / m
+    // The trainer computes no input gradient of the first layer.
+    if (l >= 1) backward += model[l] / n
   }
-  return { computePerPeer: weights * B / (m * n), trafficPerPeer: (P - 1) * vectors * B / m, finalRoundPerPeer: (P - 1) * weights / (m * n) }
+  const trafficPerPeer = (P - 1) * (forward + backward) * B
+  const finalRoundPerPeer = (P - 1) * weights / (m * n)
+  return { computePerPeer: weights * B / (m * n), trafficPerPeer, finalRoundPerPeer, bytesPerPeerStep: 8 * (trafficPerPeer + finalRoundPerPeer / Math.max(1, steps)) }
 }
 
 export async function runScalingBench (opts: ScalingBenchOptions): Promise<ScalingBenchResult> {
@@ -146,7 +161,11 @@ export async function runScalingBench (opts: ScalingBenchOptions): Promise<Scali
   const configs = jobs.map(j => trainingConfigFromFlags(j.flags as RawTrainingFlags))
   const started = performance.now()
   const loadStart = loadavg()[0]
-  out.write(`codenet bench scaling: P = ${peers.join(', ')} (${steps} steps); widths ${widths.join(', ')} at P = ${widthPeers} (${widthSteps} steps); batch ${batch}${quick ? ' (quick)' : ''}; load average ${loadStart.toFixed(2)}\n`)
+  const axes = [
+    peers.length > 0 ? `P = ${peers.join(', ')} (${steps} steps)` : '',
+    widths.length > 0 ? `widths ${widths.join(', ')} at P = ${widthPeers} (${widthSteps} steps)` : ''
+  ].filter(x => x !== '').join('; ')
+  out.write(`codenet bench scaling: ${axes}; batch ${batch}${quick ? ' (quick)' : ''}; load average ${loadStart.toFixed(2)}\n`)
   const points: Array<Omit<ScalingPoint, 'growth'>> = []
   for (const [i, job] of jobs.entries()) {
     const config = configs[i]
@@ -162,14 +181,16 @@ export async function runScalingBench (opts: ScalingBenchOptions): Promise<Scali
       const { kind: scheme, m, n } = schemeForConfig(config)
       points.push({
         axis: job.axis, peers: P, width: job.width, model: [...config.model], code: { scheme, m, n }, batch,
-        attemptedSteps: NaN, wallSeconds: NaN, stepMsMedian: NaN, stepMsP95: NaN, cpuPerStepMs: NaN, cpuPerPeerStepMs: NaN, bytesPerStep: NaN, bytesPerPeerStep: NaN,
-        expected: expectedPerPeer(config.model, P, m, n, batch), error: err.message
+        peersFinished: 0, attemptedSteps: NaN, wallSeconds: NaN, stepMsMedian: NaN, stepMsP95: NaN, cpuPerStepMs: NaN, cpuPerPeerStepMs: NaN, bytesPerStep: NaN, bytesPerPeerStep: NaN,
+        expected: expectedPerPeer(config.model, P, m, n, batch, config.steps ?? 1), error: err.message, note: null
       })
       out.write(`  ${label}: no figures: ${err.message}\n`)
       continue
     }
-    rmSync(dir, { recursive: true, force: true })
     const s = run.summary
+    // A peer that wrote no summary is missing from the sums: say so, and keep its log.
+    const missing = s.peersFinished < P ? `only ${s.peersFinished} of ${P} peers wrote a summary (logs in ${dir})` : null
+    if (missing === null) rmSync(dir, { recursive: true, force: true })
     const attempted = Math.max(1, median(run.peers.map(p => p.attemptedSteps)))
     const point = {
       axis: job.axis,
@@ -178,6 +199,7 @@ export async function runScalingBench (opts: ScalingBenchOptions): Promise<Scali
       model: [...config.model],
       code: { scheme: s.code.scheme, m: s.code.m, n: s.code.n },
       batch,
+      peersFinished: s.peersFinished,
       attemptedSteps: attempted,
       wallSeconds: run.wallSeconds,
       stepMsMedian: s.timing.stepMs.median,
@@ -186,11 +208,12 @@ export async function runScalingBench (opts: ScalingBenchOptions): Promise<Scali
       cpuPerPeerStepMs: s.cpu.perStepMs / s.peersFinished,
       bytesPerStep: s.bytesSent / attempted,
       bytesPerPeerStep: s.bytesSent / attempted / s.peersFinished,
-      expected: expectedPerPeer(config.model, P, s.code.m, s.code.n, batch),
-      error: null
+      expected: expectedPerPeer(config.model, P, s.code.m, s.code.n, batch, attempted),
+      error: null,
+      note: missing
     }
     points.push(point)
-    out.write(`  ${label}: ${run.wallSeconds.toFixed(1)} s, step ${point.stepMsMedian.toFixed(1)} ms, ${point.cpuPerPeerStepMs.toFixed(1)} ms CPU and ${(point.bytesPerPeerStep / 1000).toFixed(0)} KB per peer-step (load ${loadavg()[0].toFixed(2)})\n`)
+    out.write(`  ${label}: ${run.wallSeconds.toFixed(1)} s, step ${point.stepMsMedian.toFixed(1)} ms, ${point.cpuPerPeerStepMs.toFixed(1)} ms CPU and ${(point.bytesPerPeerStep / 1000).toFixed(0)} KB per peer-step (load ${loadavg()[0].toFixed(2)})${missing !== null ? `; ${missing}` : ''}\n`)
   }
   const withGrowth = (axis: ScalingPoint['axis']): ScalingPoint[] => {
     const ps = points.filter(p => p.axis === axis)
@@ -202,7 +225,7 @@ export async function runScalingBench (opts: ScalingBenchOptions): Promise<Scali
         cpuPerPeer: p.cpuPerPeerStepMs / b.cpuPerPeerStepMs,
         bytesPerPeer: p.bytesPerPeerStep / b.bytesPerPeerStep,
         expectedCompute: p.expected.computePerPeer / b.expected.computePerPeer,
-        expectedTraffic: p.expected.trafficPerPeer / b.expected.trafficPerPeer
+        expectedTraffic: p.expected.bytesPerPeerStep / b.expected.bytesPerPeerStep
       }
     }))
   }
@@ -227,10 +250,10 @@ export async function runScalingBench (opts: ScalingBenchOptions): Promise<Scali
 const f = (x: number, digits = 1): string => Number.isFinite(x) ? x.toFixed(digits) : '-'
 
 function table (title: string, first: string, points: readonly ScalingPoint[]): string[] {
-  const header = [first, 'code', 'step ms', 'CPU ms/step', 'per peer', 'KB/step', 'per peer', 'growth: step', 'CPU/peer', 'expected', 'bytes/peer', 'expected']
+  const header = [first, 'code', 'step ms', 'CPU ms/step', 'per peer', 'KB/step', 'per peer', 'expected', 'growth: step', 'CPU/peer', 'expected', 'bytes/peer', 'expected']
   const rows = points.map(p => [
     p.axis === 'peers' ? String(p.peers) : String(p.width), `${p.code.m}×${p.code.n}`, f(p.stepMsMedian), f(p.cpuPerStepMs), f(p.cpuPerPeerStepMs),
-    f(p.bytesPerStep / 1000, 0), f(p.bytesPerPeerStep / 1000, 0),
+    f(p.bytesPerStep / 1000, 0), f(p.bytesPerPeerStep / 1000, 0), f(p.expected.bytesPerPeerStep / 1000, 0),
     f(p.growth.stepMs, 2), f(p.growth.cpuPerPeer, 2), f(p.growth.expectedCompute, 2), f(p.growth.bytesPerPeer, 2), f(p.growth.expectedTraffic, 2)
   ])
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map(r => r[c].length)))
@@ -243,9 +266,10 @@ export function formatScalingTable (res: ScalingBenchResult): string {
   const lines = [
     ...(pa !== undefined ? table(`against P (model ${pa.model.join('-')}, batch ${pa.batch})`, 'P', res.peersAxis) : []),
     ...(wa !== undefined ? table(`against width (model W-W-10 on synthetic data, P = ${wa.peers}, batch ${wa.batch})`, 'W', res.widthAxis) : []),
-    ...[...res.peersAxis, ...res.widthAxis].filter(p => p.error !== null).map(p => `no figures for ${p.axis === 'peers' ? `P = ${p.peers}` : `width ${p.width}`}: ${p.error}`),
+    ...[...res.peersAxis, ...res.widthAxis].filter(p => p.error !== null || p.note !== null).map(p => `${p.axis === 'peers' ? `P = ${p.peers}` : `width ${p.width}`}: ${p.error !== null ? `no figures: ${p.error}` : p.note}`),
     '',
-    'growth: over the first row; expected compute per peer N²·B/(m·n), traffic per peer (P − 1)·N·B/m (m, n from the run\'s code)',
+    'KB/step: bytes sent per step, all peers and per peer; expected: a peer\'s results, (P − 1)·B·(Σ N_out/m + Σ N_in/n) float64, and its share of the final weights round',
+    'growth: over the first row; expected compute per peer N²·B/(m·n) (m, n from the run\'s code), expected traffic as above',
     ...(res.svg !== null ? [`plots: ${res.svg}`] : []),
     `load average ${res.loadAverage.start.toFixed(2)} at start, ${res.loadAverage.end.toFixed(2)} at end, ${res.cpus} CPUs (${res.cpuModel}), ${res.wallSeconds.toFixed(1)} s${res.quick ? '; quick mode: not the official figure' : ''}`
   ]

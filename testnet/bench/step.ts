@@ -32,7 +32,7 @@ import { datasetForConfig, simulate } from '../../training/simulate.ts'
 import { createReferenceTrainer } from '../../training/reference.ts'
 import { UsageError } from '../cli.ts'
 import { summarisePeerProfiles, type PeerProfileSummary, type TreeCpuProfile } from './peer-profile.ts'
-import { explicitFlags, runTestnet, type TestnetRun } from './testnet-run.ts'
+import { BenchRunError, explicitFlags, runTestnet, type TestnetRun } from './testnet-run.ts'
 
 /** testnet CPU / simulate CPU per step at most this (issue 11). */
 export const STEP_RATIO_TARGET = 3
@@ -181,8 +181,10 @@ export async function runStepBench (opts: StepBenchOptions): Promise<StepBenchRe
     const dir = mkdtempSync(join(tmpdir(), 'codenet-bench-step-'))
     const profDir = opts.cpuProfDir === undefined ? undefined : join(resolve(opts.cpuProfDir), `P${P}`)
     const run: TestnetRun = await runTestnet({ flags: explicitFlags(config, { ...flags, peers: String(P) }), expect: config, dir, cpuProfDir: profDir, timeoutMs: opts.timeoutMs })
-    rmSync(dir, { recursive: true, force: true })
     const s = run.summary
+    // All peers' CPU is a sum over the peers that wrote a summary: every one must have.
+    if (s.peersFinished < P) throw new BenchRunError(`P=${P}: only ${s.peersFinished} of ${P} testnet peers wrote a summary (logs in ${dir})`)
+    rmSync(dir, { recursive: true, force: true })
     const tnAttempted = median(run.peers.map(p => p.attemptedSteps))
     const simPeers = Math.max(0, simCpuMs - truthMs) / attempted
     const tnCpu = s.cpu.perStepMs
