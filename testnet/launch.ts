@@ -200,9 +200,10 @@ export class Testnet {
   private spawnSlot (slot: Slot): void {
     const args = [
       BIN, 'peer', '--job', this.paths.job, '--data-dir', slot.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${slot.port ?? 0}`,
-      // Members talk over QUIC (faster, docs/performance.md §Transports); the launcher's control
-      // client and the bootstrap list use the fixed TCP port, which a restarted peer keeps.
-      ...(process.env.CODENET_TESTNET_TCP_ONLY === '1' || !QUIC_AVAILABLE ? [] : ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1']), '--no-mdns',
+      // CODENET_TESTNET_QUIC=1: members also listen on QUIC (faster in \`bench exchange\`). Not the
+      // default yet: a clean-clone run of the end-to-end test with QUIC stalled after its
+      // crash + restart, and that was not understood before this version was cut.
+      ...(process.env.CODENET_TESTNET_QUIC === '1' && QUIC_AVAILABLE ? ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1'] : []), '--no-mdns',
       '--json', slot.summaryFile, '--export-weights', this.paths.slotWeights(slot.slot), '--control-key', this.paths.pub,
       ...this.bootstrapFor(slot).flatMap(b => ['--bootstrap', b]),
       ...(this.opts.roundTimeoutMs !== undefined ? ['--round-timeout-ms', String(this.opts.roundTimeoutMs)] : []),
