@@ -19,7 +19,6 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { preSharedKey } from '@libp2p/pnet'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey, PeerDiscovery } from '@libp2p/interface'
-import { noiseCrypto } from './noise-crypto.ts'
 import { dialOrder, QUIC_ADDR, QUIC_AVAILABLE, quicTransports, TCP_ADDR } from './transports.ts'
 
 export class PeerConfigError extends Error {
@@ -105,8 +104,10 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
     // is left out in a private network (pnet wraps TCP connections only). TCP stays for private networks and for peers that only reach each other over TCP;
     // its noise sessions use codenet's ChaCha20-Poly1305 (node/noise-crypto.ts). yamux keeps
     // its defaults: its initial window is fixed by the spec and grows by itself to 16 MiB.
-    transports: open ? [...quicTransports(), tcp()] : [tcp()],
-    connectionEncrypters: [noise({ crypto: noiseCrypto })],
+    // QUIC only where a QUIC address is listened on: a TCP-only peer runs the configuration its
+    // restart tests were proven on (a TCP peer that also dialled QUIC stalled after restarts).
+    transports: open && listen.some(a => QUIC_ADDR.test(a)) ? [...quicTransports(), tcp()] : [tcp()],
+    connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: discovery,
     ...(cfg.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: cfg.swarmKey }) } : {}),
@@ -118,7 +119,7 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
     // take that long, and the abort throws away results already written to the connection
     // (`codenet bench exchange` lost rounds that way under load). 30 s still finds a dead TCP
     // connection (QUIC finds its own, by its idle timeout).
-    connectionMonitor: { pingTimeout: { minTimeout: 30_000 } },
+    ...(listen.some(a => QUIC_ADDR.test(a)) ? { connectionMonitor: { pingTimeout: { minTimeout: 30_000 } } } : {}),
     services: {
       identify: identify(),
       pubsub: gossipsub({
