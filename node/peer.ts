@@ -104,9 +104,7 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
     // is left out in a private network (pnet wraps TCP connections only). TCP stays for private networks and for peers that only reach each other over TCP;
     // its noise sessions use codenet's ChaCha20-Poly1305 (node/noise-crypto.ts). yamux keeps
     // its defaults: its initial window is fixed by the spec and grows by itself to 16 MiB.
-    // QUIC only where a QUIC address is listened on: a TCP-only peer runs the configuration its
-    // restart tests were proven on (a TCP peer that also dialled QUIC stalled after restarts).
-    transports: open && listen.some(a => QUIC_ADDR.test(a)) ? [...quicTransports(), tcp()] : [tcp()],
+    transports: open ? [...quicTransports(), tcp()] : [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: discovery,
@@ -119,7 +117,7 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
     // take that long, and the abort throws away results already written to the connection
     // (`codenet bench exchange` lost rounds that way under load). 30 s still finds a dead TCP
     // connection (QUIC finds its own, by its idle timeout).
-    ...(listen.some(a => QUIC_ADDR.test(a)) ? { connectionMonitor: { pingTimeout: { minTimeout: 30_000 } } } : {}),
+    connectionMonitor: { pingTimeout: { minTimeout: 30_000 } },
     services: {
       identify: identify(),
       pubsub: gossipsub({
