@@ -23,6 +23,7 @@ import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import type { Exchange } from '../training/exchange.ts'
+import { UncorrectableError } from '../codes/errors.ts'
 import { networkPosition } from '../training/trainer/resync.ts'
 import { createPeerTrainer, type PeerTrainer } from '../training/trainer/index.ts'
 import { serializeCheckpoint, deserializeCheckpoint, CheckpointError } from '../training/checkpoint.ts'
@@ -321,14 +322,20 @@ export class PeerEngine {
       if (trainer.currentStep >= 10) this.membership.training()
       if (r.checkpointed !== null) await this.saveCheckpoint(trainer)
       const st = trainer.status()
-      if (r.resynced !== null) this.print(`resync from step ${r.resynced.from.step}/${r.resynced.from.attempt} to the network's ${r.resynced.to.step}/${r.resynced.to.attempt}: stale shards, expecting repair`)
+      if (r.resynced !== null) this.print(`resync from step ${r.resynced.from.step}/${r.resynced.from.attempt} to ${r.resynced.verified === true ? `its verified checkpoint ${r.resynced.to.step} at the network's attempt ${r.resynced.to.attempt}` : `the network's ${r.resynced.to.step}/${r.resynced.to.attempt}: stale shards, expecting repair`}`)
       if (r.outcome === 'rolled-back') this.print(`step ${r.decided ?? r.step}: rolled back to ${r.rolledBackTo}`)
       else if (r.agreed.flagged.length > 0 || r.repaired.length > 0 || st.step % 20 === 0 || trainer.done) {
         this.print(`step ${st.step}/${trainer.totalSteps}${Number.isFinite(r.loss) ? ` loss ${r.loss.toFixed(4)}` : ''}${r.agreed.flagged.length > 0 ? ` flagged [${r.agreed.flagged.join(',')}]` : ''}${r.repaired.length > 0 ? ` repaired [${r.repaired.join(',')}]` : ''} ${ms.toFixed(0)} ms`)
       }
     }
     this.phase = 'finishing'
-    const model = await trainer.decodedWeights()
+    let model
+    try { model = await trainer.decodedWeights() } catch (err) {
+      // Refused, never guessed: most often the others finished while this peer was away, so no
+      // quorum was left to repair its stale shards.
+      if (err instanceof UncorrectableError) throw new EngineError(`cannot decode the final model (${err.message}): too few peers were left at step ${trainer.totalSteps} to check or repair this peer's shards — did the others finish while it was down?`)
+      throw err
+    }
     this.done = true
     void this.membership.tick()
     const summary = this.tally.summary({

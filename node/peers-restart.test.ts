@@ -13,13 +13,14 @@ afterEach(() => { net.stop() })
 
 describe('a crashed peer', () => {
   it('restarts from its data dir, rejoins, is repaired, and training finishes', async () => {
-    const STEPS = 100
+    // Long enough that the others still train when the victim is back, on a loaded machine too.
+    const STEPS = 200
     const dir = tempDir('codenet-restart-')
     const job = writeJob(dir, jobFlags(STEPS))
     const { peers, boot } = await net.start(dir, job)
     const victim = peers[3]
     const idBefore = (await waitFor(victim, /peer (12D3\S+), job/))[1]
-    await waitFor(victim, /step 20\/100/)
+    await waitFor(victim, /step 20\/200/)
     // The checkpoint of step 20 is written once the quorum confirmed step 19 (one step later).
     const checkpointed = (): number => Math.max(-1, ...readdirSync(join(dir, 'p3')).map(f => /^checkpoint-(\d+)\.ck$/.exec(f)).map(m => m === null ? -1 : Number(m[1])))
     for (const end = Date.now() + 60_000; checkpointed() < 20 && Date.now() < end;) await new Promise(resolve => setTimeout(resolve, 20))

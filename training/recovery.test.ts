@@ -64,4 +64,24 @@ describe('majorityCopy', () => {
     expect(majorityCopy(new Map([[0, a], [1, a.slice()], [2, b]]), 3)).toEqual(a)
     expect(majorityCopy(new Map([[0, a], [1, b]]), 3)).toBeNull()
   })
+
+  it('picks the same reference whatever order the copies came in (copies drifting apart at the rounding level)', () => {
+    // Six copies on a line, 0.6 tolerances apart: the ends are not within tolerance of each
+    // other, the middle ones are within tolerance of four or five copies.
+    const tol = 1e-8
+    const at = (k: number): Float64Array => Float64Array.of(1 + 0.6 * k * tol, 1)
+    const copies = [0, 1, 2, 3, 4, 5].map(k => [k, at(k)] as [number, Float64Array])
+    const refs = new Set<number>()
+    // Each peer lists its own copy first (as an audit's results do): every order gives one reference.
+    for (let first = 0; first < 6; first++) {
+      const order = [copies[first], ...copies.filter((_, i) => i !== first)]
+      const ref = majorityCopy(new Map(order), 6, tol)
+      expect(ref).not.toBeNull()
+      refs.add(ref![0])
+    }
+    expect(refs.size).toBe(1)
+    // And it is a central copy, within tolerance of a strict majority.
+    const ref = [...refs][0]
+    expect(copies.filter(([, v]) => Math.abs(v[0] - ref) / Math.hypot(ref, 1) <= tol).length).toBeGreaterThan(3)
+  })
 })

@@ -152,14 +152,26 @@ export function relativeDistance (a: Float64Array, b: Float64Array): number {
 /**
  * The vector more than half of `peers` hold (within `tolerance` relative, default 1e-8), or
  * null. Not an element-wise median: that fails once several peers hold different wrong copies.
+ *
+ * The reference is the copy with the most copies within tolerance of it (then the least
+ * total distance to them, then the lowest peer): whatever order the copies arrived in, every
+ * peer judging the same copies picks the same one. Grouping around the first copy seen would
+ * make each peer's own copy (its first) the reference when honest copies drift apart at the
+ * rounding level — then each flags the others, and a flagged peer "repairs" itself with its
+ * own copy, audit after audit (a stall the soak found).
  */
 export function majorityCopy (copies: ReadonlyMap<number, Float64Array>, peers: number, tolerance = 1e-8): Float64Array | null {
-  const groups: Array<{ rep: Float64Array, votes: number }> = []
-  for (const v of copies.values()) {
-    const g = groups.find(x => x.rep.length === v.length && relativeDistance(v, x.rep) <= tolerance)
-    if (g !== undefined) g.votes++
-    else groups.push({ rep: v, votes: 1 })
+  const entries = [...copies].sort((a, b) => a[0] - b[0])
+  let best: { rep: Float64Array, votes: number, spread: number } | null = null
+  for (const [, v] of entries) {
+    let votes = 0
+    let spread = 0
+    for (const [, w] of entries) {
+      if (w.length !== v.length) continue
+      const d = relativeDistance(w, v)
+      if (d <= tolerance) { votes++; spread += d }
+    }
+    if (best === null || votes > best.votes || (votes === best.votes && spread < best.spread)) best = { rep: v, votes, spread }
   }
-  const best = groups.reduce<{ rep: Float64Array, votes: number } | null>((b, g) => b === null || g.votes > b.votes ? g : b, null)
   return best !== null && 2 * best.votes > peers ? best.rep : null
 }

@@ -27,6 +27,10 @@ export interface TrainerContext {
   readonly log: (msg: string) => void
 }
 
-/** The key of a round of the current step and attempt. */
+/**
+ * The key of a round of the current step and attempt. The final rounds (weights.ts) have
+ * phases of their own: they meet at attempt 0 of the last step, whose audit rounds a first
+ * attempt may already have used before a rollback — sketches of a state since abandoned.
+ */
 export const roundKey = (ctx: TrainerContext, layer: number, phase: string): RoundKey =>
-  ({ step: ctx.state.step, layer, phase, attempt: ctx.state.attempt })
+  ({ step: ctx.state.step, layer, phase: ctx.state.finishing ? `final-${phase}` : phase, attempt: ctx.state.attempt })

@@ -126,7 +126,7 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
     step: () => runStep(ctx, plan),
     checkpoint: () => cloneCheckpoint(snapshot(state)),
     verifiedCheckpoint: () => cloneCheckpoint(state.lastGood),
-    restore: (c: Checkpoint) => { restoreState(state, c, geo); state.lastGood = cloneCheckpoint(c) },
+    restore: (c: Checkpoint) => { restoreState(state, c, geo); state.lastGood = cloneCheckpoint(c); state.lastGoodVerified = true },
     rejoin: (step: number, attempt = state.attempt) => {
       if (!Number.isInteger(step) || step < 0 || step > totalSteps) throw new TrainerError(`cannot rejoin at step ${step} of ${totalSteps}`)
       moveTo(ctx, { step, attempt })

@@ -49,7 +49,8 @@ export interface StepReport {
   /** Step of the checkpoint restored, when rolled back. */
   rolledBackTo: number | null
   /** When this peer found the network elsewhere and moved there first. */
-  resynced: { from: { step: number, attempt: number }, to: { step: number, attempt: number } } | null
+  /** `verified`: back to its verified checkpoint at the network's attempt (trusted); otherwise forward with stale state (expecting repair). */
+  resynced: { from: { step: number, attempt: number }, to: { step: number, attempt: number }, verified?: boolean } | null
   timing: StepTiming
 }
 

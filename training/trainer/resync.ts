@@ -16,7 +16,7 @@
  * rebuilds its shards from the healthy peers.
  */
 import type { PeerPosition } from '../exchange.ts'
-import { snapshot } from './state.ts'
+import { restoreState, snapshot } from './state.ts'
 import type { TrainerContext } from './context.ts'
 
 /** The furthest a peer moves forward in one resync (a restarted peer's rejoin is not bounded). */
@@ -46,18 +46,49 @@ export function networkPosition (positions: ReadonlyArray<PeerPosition | null>, 
  * After this peer's step failed (heard counter `since` taken when it began): move to where
  * the others are, if that is elsewhere. Returns where it was and where it went, or null.
  */
-export function resyncAfterFailure (ctx: TrainerContext, totalSteps: number, since: number): { from: Position, to: Position } | null {
+export function resyncAfterFailure (ctx: TrainerContext, totalSteps: number, since: number): { from: Position, to: Position, verified?: boolean } | null {
   const { state, exchange } = ctx
   const mine = { step: state.step, attempt: state.attempt }
   const net = networkPosition(exchange.positions(), ctx.self, Math.max(since, state.heardSince), mine)
   if (net === null) return null
   if (net.attempt === mine.attempt && net.step === mine.step) return null
+  if (rejoinVerified(ctx, mine, net)) return { from: mine, to: { step: state.step, attempt: state.attempt }, verified: true }
   // Never further ahead than RESYNC_WINDOW in one move: the median is sound with at most f
   // liars, and this bounds what more liars than that could do with one frame.
   const to = { step: Math.min(net.step + 1, totalSteps, mine.step + RESYNC_WINDOW), attempt: net.attempt }
   moveTo(ctx, to)
   ctx.log(`peer ${ctx.self}: resync from ${mine.step}/${mine.attempt} to the network's ${to.step}/${to.attempt}: stale state, expecting repair`)
   return { from: mine, to }
+}
+
+/** How far behind the network a peer may restart from its verified checkpoint and catch up. */
+export const CATCH_UP_STEPS = 16
+
+/**
+ * The split that a stale move cannot heal: peers that decided a step differently (a vote that
+ * came late at some of them) end at different attempts — some rolled back to their last
+ * verified checkpoint, some went on. Moving forward with stale state would leave every side
+ * distrusting itself, each too small to decode or repair, chasing the others' rollbacks. So a
+ * peer whose last checkpoint is verified and at most CATCH_UP_STEPS behind the network's step,
+ * when the network is at a later attempt (it rolled back, this peer went on), restores that
+ * checkpoint and takes the network's attempt instead: its state is then the agreed model at
+ * that step, trusted, and the others' products of the steps in between, already in its inbox,
+ * let it catch up at once. A peer at the same or a later attempt than the network (cut off
+ * while the others went on, or rolled back alone) would only replay what it missed: it moves
+ * forward as before.
+ */
+function rejoinVerified (ctx: TrainerContext, mine: Position, net: Position): boolean {
+  const { state } = ctx
+  const g = state.lastGood.step
+  if (!state.lastGoodVerified || net.attempt <= mine.attempt || net.step < g || net.step - g > CATCH_UP_STEPS) return false
+  restoreState(state, state.lastGood, ctx.geo)
+  state.attempt = net.attempt
+  state.pending = null
+  state.distrustSelf = false
+  state.heardSince = ctx.exchange.heard
+  ctx.exchange.prune(g)
+  ctx.log(`peer ${ctx.self}: resync from ${mine.step}/${mine.attempt} to its verified checkpoint ${g} at the network's attempt ${net.attempt} (the network at ${net.step}/${net.attempt})`)
+  return true
 }
 
 /** Take `to` with the current state, distrusted until repaired; it is what rollbacks return to. */
@@ -68,6 +99,7 @@ export function moveTo (ctx: TrainerContext, to: Position): void {
   state.pending = null
   state.distrustSelf = true
   state.lastGood = snapshot(state)
+  state.lastGoodVerified = false
   state.heardSince = ctx.exchange.heard
   ctx.exchange.prune(to.step)
 }

@@ -54,6 +54,12 @@ export interface PeerState {
   /** The last verified checkpoint: what a rollback restores. */
   lastGood: Checkpoint
   /**
+   * Whether lastGood passed an audit (or is step 0, or a checkpoint restored from disk, which
+   * only verified states are written as). A resync's move forward takes the current, stale
+   * state as lastGood: false until the next audit passes.
+   */
+  lastGoodVerified: boolean
+  /**
    * After a rejoin with stale state: this peer's own products are left out of its decodes
    * (they would be wrong) until an audit repaired its shards or found them on the code word.
    */
@@ -64,6 +70,8 @@ export interface PeerState {
    * before the next step's first round is decoded.
    */
   pending: PendingStep | null
+  /** In the final rounds (weights.ts): their round keys have phases of their own (context.ts roundKey). */
+  finishing: boolean
   /** Seeds this step's audit vectors (compute.ts auditSaltOf): unknown to any peer before it published its first product. */
   auditSalt: number
   /** `exchange.heard` at this peer's last move (rollback, resync): positions heard before it are stale. */
@@ -100,7 +108,7 @@ export function initialState (config: TrainingConfig, scheme: CodeScheme, self: 
     const shard = scheme.encodeShard(padTo(layer.w, geo.padded[l].rows, geo.padded[l].cols), self)
     return { shard, velocity: zeros(shard.rows, shard.cols), bias: layer.b.slice(), biasVelocity: new Float64Array(layer.b.length) }
   })
-  const s: Omit<PeerState, 'lastGood'> = { self, job: jobDigest(config), layers, step: 0, attempt: 0, distrustSelf: false, pending: null, auditSalt: 0, heardSince: 0, rollbackCauses: new Map(), quarantine: null, rollbacks: 0, consecutiveRollbacks: 0, repairs: 0, lastLoss: NaN }
+  const s: Omit<PeerState, 'lastGood'> = { self, job: jobDigest(config), layers, step: 0, attempt: 0, lastGoodVerified: true, distrustSelf: false, pending: null, finishing: false, auditSalt: 0, heardSince: 0, rollbackCauses: new Map(), quarantine: null, rollbacks: 0, consecutiveRollbacks: 0, repairs: 0, lastLoss: NaN }
   return { ...s, lastGood: snapshot(s) }
 }
 

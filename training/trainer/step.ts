@@ -122,6 +122,7 @@ async function confirm (ctx: TrainerContext, report: StepReport, d: StepDecision
   if (report.audited) {
     state.consecutiveRollbacks = 0
     state.lastGood = snapshot(state)
+    state.lastGoodVerified = true
     report.checkpointed = state.step
     ctx.exchange.prune(state.step)
   }

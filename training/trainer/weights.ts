@@ -31,6 +31,7 @@ export async function decodedWeights (ctx: TrainerContext): Promise<Model> {
   // vectors from the step alone (decodeWeights checks whole shards anyway).
   ctx.state.attempt = 0
   ctx.state.auditSalt = 0
+  ctx.state.finishing = true
   await audit(ctx)
   const all = new Map<number, Matrix[]>()
   for (let l = 0; l < ctx.geo.L; l++) {
