@@ -313,9 +313,11 @@ export class PeerEngine {
     }
     while (!trainer.done) {
       if (signal.aborted) throw new EngineError('stopped')
+
       const t0 = performance.now()
       const r = await trainer.step()
       const ms = performance.now() - t0
+      if (r.outcome === 'rolled-back' || r.resynced !== null || r.uncorrectable > 0) this.checkOthersDone(trainer.currentStep)
       this.tally.record(r, ms)
       this.tally.counters.injected = this.faults.injected
       this.verdictDisagreements += r.contradicted.length
@@ -353,6 +355,21 @@ export class PeerEngine {
     })
     this.phase = 'done'
     return { summary, weights: exportWeights(model) }
+  }
+
+  /**
+   * After a step that did not go on: members that finished are gone for good, and once too few
+   * are left for a quorum of votes (a strict majority of P) this peer can neither decide a step
+   * nor be repaired — most often it came back from a crash too late. Say so instead of rolling
+   * back until stalled. (A peer merely behind catches up from results already in its inbox:
+   * its steps go on, and this is not asked.)
+   */
+  private checkOthersDone (step: number): void {
+    const members = this.membership.members
+    const done = members.filter((m, i) => i !== this.self && this.membership.barrier.helloOf(m.toString())?.done === true).length
+    if (done > 0 && 2 * (members.length - done) <= members.length) {
+      throw new EngineError(`the job finished without this peer: ${done} of the other ${members.length - 1} members are done, too few are left to decide or repair step ${step}`)
+    }
   }
 
   /** Let the others finish their last rounds with our results, then leave. */

@@ -4,8 +4,11 @@
  * others are at, gets its stale shards repaired, and every peer finishes with the same model.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { tempDir, writeJob, startPeer, waitFor, finish, jobFlags, PeerNet, checkCommon } from './testing.ts'
-import { readdirSync } from 'node:fs'
+import { tempDir, writeJob, startPeer, waitFor, finish, jobFlags, PeerNet, checkCommon, weightsDistance } from './testing.ts'
+import { readdirSync, readFileSync } from 'node:fs'
+import { parseJobSpec } from '../protocols/job.ts'
+import { simulate } from '../training/simulate.ts'
+import { exportWeights } from '../training/evaluate.ts'
 import { join } from 'node:path'
 
 const net = new PeerNet()
@@ -39,8 +42,11 @@ describe('a crashed peer', () => {
     expect(results[3].summary.rejoins).toBeGreaterThanOrEqual(1)
     // Its stale shards were detected and repaired by the others (a quorum took part in the
     // audit that did it: a peer busy resyncing at that moment, on a loaded machine, may miss
-    // it); nothing was uncorrectable.
+    // it). On a loaded machine the rejoin may also cost refused rounds and rollbacks (a vote
+    // that came late splits the peers' decisions for a step or two): refused, never accepted —
+    // the model every peer decoded is the one `simulate` trains from the same job, fault-free.
     expect(results.filter(r => r.summary.repairs >= 1).length).toBeGreaterThan(results.length / 2)
-    for (const r of results) expect(r.summary.faults.uncorrectable).toBe(0)
+    const sim = await simulate({ config: parseJobSpec(readFileSync(job, 'utf8')).config })
+    for (const r of results) expect(weightsDistance(r.weights, exportWeights(sim.model))).toBeLessThan(1e-9)
   }, 240_000)
 })

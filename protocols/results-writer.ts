@@ -99,6 +99,12 @@ export class RemoteWriter {
     return { bytes, frames: n }
   }
 
+  /** The remote opened a stream to us: it is reachable, so no more backing off from it. */
+  peerIsBack (): void {
+    this.retryAt = 0
+    this.backoffMs = 250
+  }
+
   /** Dial with a few quick retries: a connection that is still being set up is not a dead peer. */
   private async dial (): Promise<Stream> {
     for (let attempt = 0; ; attempt++) {

@@ -102,6 +102,42 @@ describe('libp2p result exchange over TCP loopback', () => {
     expect(ex[0].stats().dropReasons['shape-mismatch']).toBe(1)
   })
 
+  it('a member heard at a later step without delivering is an erasure: the round stops waiting for it', async () => {
+    // Peer 0 waits for every result of step 200 (a restarted peer after a resync: it needs them
+    // all). Peer 4 skips that round (its frames for it were dropped while it backed off) and
+    // publishes step 201: peer 0 gives up on it at once, not at the 20 s timeout.
+    const key = { step: 200, layer: 0, phase: 'forward', attempt: 0 }
+    await Promise.all(ex.slice(0, 4).map(async (e, i) => { await e.publish(key, payload(2, 2, i)) }))
+    const t0 = performance.now()
+    const waiting = ex[0].collect(key, { threshold: P, timeoutMs: 20_000 })
+    const early = await Promise.race([waiting.then(() => 'over'), new Promise(resolve => setTimeout(() => resolve('waiting'), 300))])
+    expect(early).toBe('waiting')
+    await ex[4].publish({ ...key, step: 201 }, payload(2, 2, 4))
+    const c = await waiting
+    expect(performance.now() - t0).toBeLessThan(10_000)
+    expect(c.timedOut).toBe(true)
+    expect([...c.results.keys()].sort()).toEqual([0, 1, 2, 3])
+    // With `enough` failing on four results and the fifth member overtaken, it ends as well.
+    const key2 = { step: 202, layer: 0, phase: 'forward', attempt: 0 }
+    await Promise.all(ex.slice(0, 4).map(async (e, i) => { await e.publish(key2, payload(2, 2, i)) }))
+    const waiting2 = ex[0].collect(key2, { threshold: 4, timeoutMs: 20_000, graceMs: 10, enough: (r) => r.size >= 5 })
+    await new Promise(resolve => setTimeout(resolve, 200))
+    await ex[4].publish({ ...key2, step: 203 }, payload(2, 2, 4))
+    const c2 = await waiting2
+    expect(performance.now() - t0).toBeLessThan(15_000)
+    expect([...c2.results.keys()].sort()).toEqual([0, 1, 2, 3])
+    // A member heard at a later step of another attempt (it had not rolled back yet, or the
+    // final rounds meet at attempt 0) is still waited for.
+    const key3 = { step: 204, layer: 0, phase: 'forward', attempt: 1 }
+    await ex[4].publish({ ...key3, step: 205, attempt: 0 }, payload(2, 2, 4))
+    await Promise.all(ex.slice(0, 4).map(async (e, i) => { await e.publish(key3, payload(2, 2, i)) }))
+    const waiting3 = ex[0].collect(key3, { threshold: P, timeoutMs: 20_000 })
+    const still = await Promise.race([waiting3.then(() => 'over'), new Promise(resolve => setTimeout(() => resolve('waiting'), 500))])
+    expect(still).toBe('waiting')
+    await ex[4].publish(key3, payload(2, 2, 4))
+    expect((await waiting3).results.size).toBe(P)
+  })
+
   it('a stopped peer is an erasure: collect returns at threshold after the grace period', async () => {
     await ex[P - 1].stop()
     await hosts[P - 1].stop()

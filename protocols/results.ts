@@ -128,6 +128,8 @@ export class ResultExchange implements Exchange, Startable {
   private readonly resultsFrom: number[]
   private readonly lastSeen: Array<number | null>
   private readonly lastRound: Array<{ step: number, attempt: number, at: number, seq: number } | null>
+  /** The re-checks of the collections in progress (woken when a member is heard at a new step). */
+  private readonly waiting = new Set<() => void>()
   /** Product results heard (orders positions: "heard since"). */
   heard = 0
   private readonly lateness: LatenessEstimator
@@ -199,6 +201,9 @@ export class ResultExchange implements Exchange, Startable {
       return
     }
     this.streams.add(stream)
+    // The member opened a stream to us: it is up (again, after a restart). Stop backing off
+    // from it, or what this peer sends it in the next seconds would be dropped.
+    this.writers[index]?.peerIsBack()
     const session = this.inboundSession(index)
     stream.addEventListener('message', (evt) => {
       session.push(evt.data)
@@ -236,7 +241,12 @@ export class ResultExchange implements Exchange, Startable {
   private accept (index: number, f: Frame): void {
     if (f.sender !== index) { this.drop(index, 'spoofed-sender'); return }
     if (f.step < this.minStep) { this.drop(index, 'stale-step'); return }
-    if (f.phase === 'forward' || f.phase === 'backward') this.lastRound[index] = { step: f.step, attempt: f.attempt, at: Date.now(), seq: ++this.heard }
+    if (f.phase === 'forward' || f.phase === 'backward') {
+      const before = this.lastRound[index]
+      this.lastRound[index] = { step: f.step, attempt: f.attempt, at: Date.now(), seq: ++this.heard }
+      // A member heard at a later step: rounds still waiting for it may now give up on it.
+      if (before === null || before.step !== f.step) for (const wake of this.waiting) wake()
+    }
     // Where a member says it is counts as a position (a restarted peer rejoins from it, the
     // median of the members' positions is robust to f liars), but a frame far ahead of this
     // peer is not kept: nothing it computes soon needs it, and it would pin memory.
@@ -300,14 +310,28 @@ export class ResultExchange implements Exchange, Startable {
   async collect (key: RoundKey, policy: CollectPolicy): Promise<Collected> {
     const start = now()
     const r = this.inbox.round(key)
-    // Waiting for a member that is down buys nothing (it is an erasure).
-    const live = this.live()
+    // Waiting for a member that is down buys nothing (it is an erasure); nor for one already
+    // heard at a later step of this attempt: its frames come in order on one stream, so what it has not
+    // delivered for this round was dropped (its writer backed off: this peer had restarted)
+    // or never computed (it did not take part: it decided otherwise) — it will not come.
+    const liveAtStart = this.live()
+    const liveNow = (): Set<number> => {
+      const out = new Set<number>()
+      for (const i of liveAtStart) {
+        const pos = this.lastRound[i]
+        // Same attempt only: a position of an earlier attempt (before a rollback) says nothing
+        // about this round, and the final rounds meet at attempt 0 from every attempt.
+        if (i === this.self || r.results.has(i) || pos === null || pos.attempt !== key.attempt || pos.step <= key.step) out.add(i)
+      }
+      return out
+    }
     const usable = (): Map<number, Matrix> => usableResults(r, this.self, i => { this.drop(i, 'shape-mismatch') })
     let timedOut = false
     await new Promise<void>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | null = null
       const cleanup = (): void => {
         if (timer !== null) clearTimeout(timer)
+        this.waiting.delete(check)
         policy.signal?.removeEventListener('abort', onAbort)
         r.notify = null
       }
@@ -322,6 +346,14 @@ export class ResultExchange implements Exchange, Startable {
         if (r.thresholdAt === null && arrivals.length >= policy.threshold && policy.threshold > 0) {
           r.thresholdAt = start + arrivals[policy.threshold - 1].atMs
         }
+        const live = liveNow()
+        if (live.size < liveAtStart.size && arrivals.length < policy.threshold) {
+          // Members overtook this round without delivering: when too few are left who may
+          // still deliver to reach the threshold, waiting for the timeout buys nothing.
+          let left = 0
+          for (const i of live) if (!results.has(i)) left++
+          if (arrivals.length + left < policy.threshold) { timedOut = true; cleanup(); resolve(); return }
+        }
         const d = decideCollect(policy, { peers: this.peers, arrivals, nowMs: now() - start, live, adaptiveGraceMs: this.graceFor(key.phase) }, () => results)
         if (d.done) { timedOut = d.timedOut; cleanup(); resolve(); return }
         if (timer !== null) clearTimeout(timer)
@@ -330,6 +362,7 @@ export class ResultExchange implements Exchange, Startable {
       if (policy.signal?.aborted === true) { onAbort(); return }
       policy.signal?.addEventListener('abort', onAbort, { once: true })
       r.notify = check
+      this.waiting.add(check)
       check()
     })
     const results = usable()

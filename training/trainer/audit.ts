@@ -18,7 +18,7 @@ import type { Collected } from '../exchange.ts'
 import {
   type AuditVerdict, auditVector, auditVerdicts, emptyAuditVerdict, majorityCopy, matVecInto, relativeDistance
 } from '../recovery.ts'
-import { collectVotes, decideAudit, faultTolerance } from './agree.ts'
+import { collectVotes, decideAudit, faultTolerance, hasQuorum } from './agree.ts'
 import { roundKey, type TrainerContext } from './context.ts'
 
 export interface AuditOutcome {
@@ -37,14 +37,16 @@ const MAX_AUDIT_PASSES = 3
 /**
  * Audit, repair what the quorum names, and audit again until a pass repairs nothing. Returns
  * every peer repaired, or null when an audit could not tell healthy state from bad, or
- * repairs did not make the state consistent (the caller rolls back).
+ * repairs did not make the state consistent (the caller rolls back), or 'no-quorum' when
+ * too few peers voted on it: the network did not audit here (this peer alone decided to) or
+ * this peer is cut off.
  */
-export async function audit (ctx: TrainerContext): Promise<AuditOutcome | null> {
+export async function audit (ctx: TrainerContext): Promise<AuditOutcome | null | 'no-quorum'> {
   const repaired = new Set<number>()
   let self = false
   for (let pass = 0; pass < MAX_AUDIT_PASSES; pass++) {
     const a = await auditOnce(ctx, pass)
-    if (a === null) return null
+    if (a === null || a === 'no-quorum') return a
     for (const p of a.repaired) repaired.add(p)
     self ||= a.self
     if (a.repaired.length === 0) return { repaired: [...repaired].sort((x, y) => x - y), self }
@@ -54,7 +56,7 @@ export async function audit (ctx: TrainerContext): Promise<AuditOutcome | null> 
 }
 
 /** One audit pass (its rounds keyed by `pass`): sketch → judge → agree → repair. */
-async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutcome | null> {
+async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutcome | null | 'no-quorum'> {
   const { geo, state } = ctx
   // Sketch of every layer's [W~; V~]·r, then every bias and bias velocity, in one column.
   const sketchLen = geo.padded.reduce((s, p) => s + 2 * (p.rows / geo.m), 0)
@@ -80,6 +82,7 @@ async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutco
   // Agree on whom to repair, by quorum (agree.ts): a part is rebuilt when f + 1 peers, or its
   // owner, name it; a lone liar can neither force a repair nor an undecidable audit.
   const votes = await collectVotes(ctx, roundKey(ctx, -1 - pass, 'audit-verdict'), verdict, auditVerdicts(geo.peers, geo.L))
+  if (!hasQuorum(votes, geo.peers)) return 'no-quorum'
   const agreed = decideAudit(votes, faultTolerance(ctx.scheme), geo.L, geo.peers)
   if (agreed.uncorrectable) return null
   return await repair(ctx, agreed, biasRef, pass)

@@ -108,9 +108,17 @@ async function confirm (ctx: TrainerContext, report: StepReport, d: StepDecision
   const { state, config } = ctx
   const checkpointDue = (step + 1) % config.checkpointEvery === 0
   if (d.flagged.size > 0 || checkpointDue) {
-    report.audited = true
     const a = await audit(ctx)
-    if (a === null) return false
+    if (a === 'no-quorum' && state.distrustSelf) {
+      // A peer that knows its state is stale (it rejoined or resynced) audited with too few
+      // voters: the others did not audit here (its self-flag reached them too late). Rolling
+      // back would restore the same stale state at an attempt nobody else is at; it goes on
+      // instead, still distrusting itself and flagging itself in its next vote.
+      ctx.log(`peer ${ctx.self} step ${state.step}/${state.attempt}: too few peers took part in the audit of its stale state; going on, flagging itself`)
+      return true
+    }
+    report.audited = true
+    if (a === null || a === 'no-quorum') return false
     report.repaired = a.repaired
     report.repairedSelf = a.self
     if (a.self) state.repairs++
