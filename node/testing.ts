@@ -18,6 +18,7 @@ import { createHost } from './peer.ts'
 import { controlLibp2pKey } from './control-auth.ts'
 import { controlRequest } from '../protocols/control.ts'
 import { parsePeerStatus, type PeerStatus } from '../protocols/status.ts'
+import { weightsMaxAbsDiff } from '../training/evaluate.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const NODE = join(ROOT, 'node_modules', '.bin', 'node')
@@ -87,15 +88,8 @@ export function readJson (path: string): any {
   return JSON.parse(readFileSync(path, 'utf8'))
 }
 
-/** Largest absolute difference between two weights exports. */
-export function weightsDistance (a: any, b: any): number {
-  let d = 0
-  a.layers.forEach((l: any, k: number) => {
-    l.weights.forEach((v: number, j: number) => { d = Math.max(d, Math.abs(v - b.layers[k].weights[j])) })
-    l.bias.forEach((v: number, j: number) => { d = Math.max(d, Math.abs(v - b.layers[k].bias[j])) })
-  })
-  return d
-}
+/** Largest absolute difference between two weights exports (training/evaluate.ts). */
+export const weightsDistance = (a: any, b: any): number => weightsMaxAbsDiff(a, b)
 
 export function killAll (peers: PeerProcess[]): void {
   for (const p of peers) if (p.child.exitCode === null && p.child.pid !== undefined) p.child.kill('SIGKILL')

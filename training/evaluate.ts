@@ -22,6 +22,20 @@ export interface WeightsExport {
   layers: Array<{ rows: number, cols: number, weights: Array<number | null>, bias: Array<number | null> }>
 }
 
+/**
+ * Largest absolute difference between two weights exports (every weight and bias; a null —
+ * a non-finite value — counts as infinitely far). Tests and soaks compare decoded models with it.
+ */
+export function weightsMaxAbsDiff (a: WeightsExport, b: WeightsExport): number {
+  let d = 0
+  const gap = (x: number | null, y: number | null | undefined): number => x === null || y === null || y === undefined ? Infinity : Math.abs(x - y)
+  a.layers.forEach((l, k) => {
+    l.weights.forEach((v, j) => { d = Math.max(d, gap(v, b.layers[k]?.weights[j])) })
+    l.bias.forEach((v, j) => { d = Math.max(d, gap(v, b.layers[k]?.bias[j])) })
+  })
+  return d
+}
+
 /** Fraction of the split's samples whose arg-max logit equals the label. */
 export function accuracy (model: Model, split: Split, inputSize: number, chunk = 500): number {
   let correct = 0
