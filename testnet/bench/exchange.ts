@@ -16,7 +16,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg } from 'node:os'
+import { loadavg } from 'node:os'
+import { machineInfo, machineLine, type MachineInfo } from './machine.ts'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { median, quantile } from '../../codes/stats.ts'
@@ -106,7 +107,7 @@ export interface ProfileEntry {
   selfPercent: number
 }
 
-export interface ExchangeBenchResult {
+export interface ExchangeBenchResult extends MachineInfo {
   benchmark: 'exchange'
   quick: boolean
   peers: number
@@ -123,11 +124,6 @@ export interface ExchangeBenchResult {
   deliveredBy: Partial<Record<BenchSide, Delivery>>
   /** Every row of the first transport with both sides measured met its target; null when no ratio was measured. */
   pass: boolean | null
-  loadAverage: { start: number, end: number }
-  cpus: number
-  cpuModel: string
-  node: string
-  wallSeconds: number
   /** With cpuProfDir: process 0's profile over the timed rounds, its top self-time functions and packages. */
   profile?: { file: string } & ProfileSummary
 }
@@ -313,11 +309,7 @@ export async function runExchangeBench (opts: ExchangeBenchOptions): Promise<Exc
     delivered: { libp2p: delivered[hostTransports[0]] ?? null, raw: delivered.raw ?? null },
     deliveredBy: delivered,
     pass: measured.length === 0 ? null : measured.every(r => r.pass === true),
-    loadAverage: { start: loadStart, end: loadavg()[0] },
-    cpus: availableParallelism(),
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    wallSeconds: (performance.now() - started) / 1000
+    ...machineInfo(loadStart, started)
   }
   if (profFile !== undefined) {
     if (existsSync(profFile)) result.profile = { file: profFile, ...summariseCpuProfile(JSON.parse(readFileSync(profFile, 'utf8')) as CpuProfile) }
@@ -418,6 +410,6 @@ export function formatExchangeTable (res: ExchangeBenchResult): string {
     for (const e of p.top) lines.push(`  ${f(e.selfPercent, 1).padStart(5)} %  ${f(e.selfMs, 0).padStart(7)} ms  ${e.function}  ${e.location}`)
     lines.push('  by package: ' + p.byPackage.map(b => `${b.package} ${f(b.selfPercent, 1)} %`).join(', '))
   }
-  lines.push(`load average ${res.loadAverage.start.toFixed(2)} at start, ${res.loadAverage.end.toFixed(2)} at end, ${res.cpus} CPUs (${res.cpuModel}), ${res.wallSeconds.toFixed(1)} s${res.quick ? '; quick mode: not the official figure' : ''}`)
+  lines.push(machineLine(res))
   return lines.join('\n') + '\n'
 }

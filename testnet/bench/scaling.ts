@@ -28,7 +28,8 @@
  * cores) is recorded with its `error` and no figures (null in the JSON), and the sweep goes on.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
+import { machineInfo, machineLine, type MachineInfo } from './machine.ts'
 import { join } from 'node:path'
 import { median } from '../../codes/stats.ts'
 import { trainingConfigFromFlags, type RawTrainingFlags } from '../../training/config.ts'
@@ -94,17 +95,12 @@ export interface ScalingPoint {
   note: string | null
 }
 
-export interface ScalingBenchResult {
+export interface ScalingBenchResult extends MachineInfo {
   benchmark: 'scaling'
   quick: boolean
   peersAxis: ScalingPoint[]
   widthAxis: ScalingPoint[]
   svg: string | null
-  loadAverage: { start: number, end: number }
-  cpus: number
-  cpuModel: string
-  node: string
-  wallSeconds: number
 }
 
 /** "128,256" → [128, 256]: distinct widths in 2..4096. */
@@ -235,11 +231,7 @@ export async function runScalingBench (opts: ScalingBenchOptions): Promise<Scali
     peersAxis: withGrowth('peers'),
     widthAxis: withGrowth('width'),
     svg: opts.svg ?? null,
-    loadAverage: { start: loadStart, end: loadavg()[0] },
-    cpus: availableParallelism(),
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    wallSeconds: (performance.now() - started) / 1000
+    ...machineInfo(loadStart, started)
   }
   out.write(formatScalingTable(result))
   if (opts.json !== undefined) writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`)
@@ -271,7 +263,7 @@ export function formatScalingTable (res: ScalingBenchResult): string {
     'KB/step: bytes sent per step, all peers and per peer; expected: a peer\'s results, (P − 1)·B·(Σ N_out/m + Σ N_in/n) float64, and its share of the final weights round',
     'growth: over the first row; expected compute per peer N²·B/(m·n) (m, n from the run\'s code), expected traffic as above',
     ...(res.svg !== null ? [`plots: ${res.svg}`] : []),
-    `load average ${res.loadAverage.start.toFixed(2)} at start, ${res.loadAverage.end.toFixed(2)} at end, ${res.cpus} CPUs (${res.cpuModel}), ${res.wallSeconds.toFixed(1)} s${res.quick ? '; quick mode: not the official figure' : ''}`
+    machineLine(res)
   ]
   return lines.join('\n') + '\n'
 }

@@ -24,7 +24,8 @@
  *              protocol is clamped to 0); `mathsOverCpu` counts the peers where that happened
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
+import { machineInfo, machineLine, type MachineInfo } from './machine.ts'
 import { join, resolve } from 'node:path'
 import { median } from '../../codes/stats.ts'
 import { trainingConfigFromFlags, type RawTrainingFlags, type TrainingConfig } from '../../training/config.ts'
@@ -108,7 +109,7 @@ export interface StepBenchRow {
   profile?: { dir: string, files: string[] } & PeerProfileSummary
 }
 
-export interface StepBenchResult {
+export interface StepBenchResult extends MachineInfo {
   benchmark: 'step'
   quick: boolean
   /** The training flags both sides ran with (peers aside). */
@@ -118,11 +119,6 @@ export interface StepBenchResult {
   rows: StepBenchRow[]
   targets: { ratio: number, protocolOverMaths: number }
   pass: boolean
-  loadAverage: { start: number, end: number }
-  cpus: number
-  cpuModel: string
-  node: string
-  wallSeconds: number
 }
 
 const cpuSince = (u0: NodeJS.CpuUsage): number => { const u = process.cpuUsage(u0); return (u.user + u.system) / 1000 }
@@ -241,11 +237,7 @@ export async function runStepBench (opts: StepBenchOptions): Promise<StepBenchRe
     rows,
     targets: { ratio: STEP_RATIO_TARGET, protocolOverMaths: PROTOCOL_TARGET },
     pass: rows.every(r => r.pass && r.perPeer.pass),
-    loadAverage: { start: loadStart, end: loadavg()[0] },
-    cpus: availableParallelism(),
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    wallSeconds: (performance.now() - started) / 1000
+    ...machineInfo(loadStart, started)
   }
   out.write(formatStepTable(result))
   if (opts.json !== undefined) writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`)
@@ -283,6 +275,6 @@ export function formatStepTable (res: StepBenchResult): string {
     for (const e of p.top.slice(0, 12)) lines.push(`  ${f(e.selfPercent).padStart(5)} %  ${f(e.selfMs, 0).padStart(6)} ms  ${e.function}  ${e.location}  [${e.group}]`)
   }
   lines.push(`targets (testnet/simulate ≤ ${res.targets.ratio}, protocol ≤ maths): ${res.pass ? 'PASS' : 'FAIL'}`)
-  lines.push(`load average ${res.loadAverage.start.toFixed(2)} at start, ${res.loadAverage.end.toFixed(2)} at end, ${res.cpus} CPUs (${res.cpuModel}), ${res.wallSeconds.toFixed(1)} s${res.quick ? '; quick mode: not the official figure' : ''}`)
+  lines.push(machineLine(res))
   return lines.join('\n') + '\n'
 }
