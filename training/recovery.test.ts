@@ -6,18 +6,20 @@ import {
   majorityCopy, stepVerdicts
 } from './recovery.ts'
 
-/** The audit verdict's original wire form: flat indices l·P + p (shards) and L·P + p (biases) after the rollback flag. */
+/** The audit verdict's wire form: flat indices l·P + p (shards) and L·P + p (biases) after the two flags. */
 function flatEncoding (v: AuditVerdict, P: number): Float64Array {
   const L = v.shards.length
-  const m = zeros(1, (L + 1) * P + 1)
+  const m = zeros(1, (L + 1) * P + 2)
   m.data[0] = v.uncorrectable ? 1 : 0
-  v.shards.forEach((s, l) => { for (const p of s) m.data[1 + l * P + p] = 1 })
-  for (const p of v.biases) m.data[1 + L * P + p] = 1
+  m.data[1] = v.uncorrectable && v.short ? 1 : 0
+  v.shards.forEach((s, l) => { for (const p of s) m.data[2 + l * P + p] = 1 })
+  for (const p of v.biases) m.data[2 + L * P + p] = 1
   return m.data
 }
 
 const auditVerdict = (P: number, L: number): fc.Arbitrary<AuditVerdict> => fc.record({
   uncorrectable: fc.boolean(),
+  short: fc.boolean(),
   shards: fc.array(fc.uniqueArray(fc.integer({ min: 0, max: P - 1 })), { minLength: L, maxLength: L }).map(ls => ls.map(a => new Set(a))),
   biases: fc.uniqueArray(fc.integer({ min: 0, max: P - 1 })).map(a => new Set(a))
 })
@@ -36,14 +38,15 @@ describe('verdicts on the wire', () => {
     fc.assert(fc.property(sized, ([P, L, v]) => {
       const m = encodeAuditVerdict(v, P)
       expect(m.data).toEqual(flatEncoding(v, P))
-      expect(decodeAuditVerdict(m, P, L)).toEqual(v)
+      // `short` only qualifies an undecidable verdict.
+      expect(decodeAuditVerdict(m, P, L)).toEqual({ ...v, short: v.uncorrectable && v.short })
     }), { seed: 11 })
   })
 
   it('refuses malformed payloads', () => {
     const codec = auditVerdicts(3, 2)
-    expect(codec.decode(zeros(1, 9))).toBeNull()
-    const bad = zeros(1, 10); bad.data[3] = 0.5
+    expect(codec.decode(zeros(1, 10))).toBeNull()
+    const bad = zeros(1, 11); bad.data[3] = 0.5
     expect(codec.decode(bad)).toBeNull()
     expect(stepVerdicts(3).decode(zeros(2, 4))).toBeNull()
   })
@@ -51,10 +54,10 @@ describe('verdicts on the wire', () => {
   it('unions flag whoever anyone flagged, per part', () => {
     const codec = auditVerdicts(4, 2)
     const u = codec.union([
-      { uncorrectable: false, shards: [new Set([1]), new Set()], biases: new Set() },
-      { uncorrectable: true, shards: [new Set([3]), new Set([0])], biases: new Set([2]) }
+      { uncorrectable: false, short: false, shards: [new Set([1]), new Set()], biases: new Set() },
+      { uncorrectable: true, short: true, shards: [new Set([3]), new Set([0])], biases: new Set([2]) }
     ])
-    expect(u).toEqual({ uncorrectable: true, shards: [new Set([1, 3]), new Set([0])], biases: new Set([2]) })
+    expect(u).toEqual({ uncorrectable: true, short: true, shards: [new Set([1, 3]), new Set([0])], biases: new Set([2]) })
   })
 })
 

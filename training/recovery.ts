@@ -3,9 +3,8 @@
  * and repairs (and their wire encoding), the seeded sketch vectors of the shard audit, and
  * the majority copy that repairs replicated state (biases).
  *
- * Agreement here is "everyone sees everyone's verdict, twice": each peer publishes its
- * verdict, then echoes the union of what it received, and decides on the union of the
- * echoes. One lost message cannot split the peers; this is not a Byzantine agreement.
+ * How the peers decide on the verdicts they collected (by quorum, tolerating f liars) is
+ * training/trainer/agree.ts.
  */
 import { type Matrix, zeros } from '../codes/matrix.ts'
 import { createRng } from './rng.ts'
@@ -20,8 +19,14 @@ export interface Verdict {
 
 /** An audit's verdict: whose state is wrong, part by part, so each part is rebuilt from the peers healthy in it. */
 export interface AuditVerdict {
-  /** Some part of the state could not be judged: roll back. */
+  /** Some part of the state could not be judged. */
   uncorrectable: boolean
+  /**
+   * With `uncorrectable`: some member's sketch was not in hand, so more sketches might have
+   * decided it (members that did not audit at this step, or were late). Such an audit is
+   * inconclusive — nothing repaired, nothing verified — not a reason to roll back.
+   */
+  short: boolean
   /** Per layer l: peers whose layer-l shard (W~_l or V~_l) is off the code word. */
   shards: Array<Set<number>>
   /** Peers whose replicated biases (or bias velocities) are not the majority's. */
@@ -37,29 +42,31 @@ export interface VerdictCodec<V> {
 }
 
 /*
- * Wire layout of every verdict: a 1 × (1 + G·P) matrix of 0/1,
- *   [uncorrectable, group 0: peers 0…P−1, group 1: peers 0…P−1, …]
- * A step verdict has one group (flagged). An audit verdict has L + 1: the shards of layers
- * 0…L−1, then the biases — entry 1 + l·P + p is peer p's layer-l shard, 1 + L·P + p its biases.
+ * Wire layout of every verdict: a 1 × (F + G·P) matrix of 0/1, F leading flags then G groups,
+ *   [flags…, group 0: peers 0…P−1, group 1: peers 0…P−1, …]
+ * A step verdict has one flag (uncorrectable) and one group (flagged). An audit verdict has
+ * two flags (uncorrectable, short) and L + 1 groups: the shards of layers 0…L−1, then the
+ * biases — entry 2 + l·P + p is peer p's layer-l shard, 2 + L·P + p its biases.
  */
 
-function encodeGroups (uncorrectable: boolean, groups: ReadonlyArray<ReadonlySet<number>>, peers: number): Matrix {
-  const m = zeros(1, 1 + groups.length * peers)
-  m.data[0] = uncorrectable ? 1 : 0
-  groups.forEach((g, i) => { for (const p of g) if (p >= 0 && p < peers) m.data[1 + i * peers + p] = 1 })
+function encodeGroups (flags: readonly boolean[], groups: ReadonlyArray<ReadonlySet<number>>, peers: number): Matrix {
+  const F = flags.length
+  const m = zeros(1, F + groups.length * peers)
+  flags.forEach((f, i) => { m.data[i] = f ? 1 : 0 })
+  groups.forEach((g, i) => { for (const p of g) if (p >= 0 && p < peers) m.data[F + i * peers + p] = 1 })
   return m
 }
 
-function decodeGroups (m: Matrix, peers: number, groups: number): { uncorrectable: boolean, groups: Array<Set<number>> } | null {
-  if (m.rows !== 1 || m.cols !== 1 + groups * peers) return null
+function decodeGroups (m: Matrix, peers: number, F: number, groups: number): { flags: boolean[], groups: Array<Set<number>> } | null {
+  if (m.rows !== 1 || m.cols !== F + groups * peers) return null
   for (let i = 0; i < m.data.length; i++) if (m.data[i] !== 0 && m.data[i] !== 1) return null
   const out: Array<Set<number>> = []
   for (let g = 0; g < groups; g++) {
     const s = new Set<number>()
-    for (let p = 0; p < peers; p++) if (m.data[1 + g * peers + p] === 1) s.add(p)
+    for (let p = 0; p < peers; p++) if (m.data[F + g * peers + p] === 1) s.add(p)
     out.push(s)
   }
-  return { uncorrectable: m.data[0] === 1, groups: out }
+  return { flags: Array.from(m.data.subarray(0, F), x => x === 1), groups: out }
 }
 
 function unionInto (into: Set<number>, from: Iterable<number>): void {
@@ -68,12 +75,12 @@ function unionInto (into: Set<number>, from: Iterable<number>): void {
 
 /** [uncorrectable, flagged_0 … flagged_{P−1}] as a 1 × (P+1) matrix. */
 export function encodeVerdict (v: Verdict, peers: number): Matrix {
-  return encodeGroups(v.uncorrectable, [v.flagged], peers)
+  return encodeGroups([v.uncorrectable], [v.flagged], peers)
 }
 
 export function decodeVerdict (m: Matrix, peers: number): Verdict | null {
-  const d = decodeGroups(m, peers, 1)
-  return d === null ? null : { uncorrectable: d.uncorrectable, flagged: d.groups[0] }
+  const d = decodeGroups(m, peers, 1, 1)
+  return d === null ? null : { uncorrectable: d.flags[0], flagged: d.groups[0] }
 }
 
 /** Union of verdicts (rollback if anyone says so; flag whoever anyone flagged). */
@@ -86,27 +93,29 @@ export function unionVerdicts (vs: Iterable<Verdict>): Verdict {
   return out
 }
 
-/** [uncorrectable, shards of layer 0 … layer L−1, biases], each P wide: a 1 × ((L+1)·P + 1) matrix. */
+/** [uncorrectable, short, shards of layer 0 … layer L−1, biases], each P wide: a 1 × ((L+1)·P + 2) matrix. */
 export function encodeAuditVerdict (v: AuditVerdict, peers: number): Matrix {
-  return encodeGroups(v.uncorrectable, [...v.shards, v.biases], peers)
+  return encodeGroups([v.uncorrectable, v.uncorrectable && v.short], [...v.shards, v.biases], peers)
 }
 
 export function decodeAuditVerdict (m: Matrix, peers: number, layers: number): AuditVerdict | null {
-  const d = decodeGroups(m, peers, layers + 1)
-  return d === null ? null : { uncorrectable: d.uncorrectable, shards: d.groups.slice(0, layers), biases: d.groups[layers] }
+  const d = decodeGroups(m, peers, 2, layers + 1)
+  return d === null ? null : { uncorrectable: d.flags[0], short: d.flags[0] && d.flags[1], shards: d.groups.slice(0, layers), biases: d.groups[layers] }
 }
 
 export function emptyAuditVerdict (layers: number): AuditVerdict {
-  return { uncorrectable: false, shards: Array.from({ length: layers }, () => new Set<number>()), biases: new Set() }
+  return { uncorrectable: false, short: false, shards: Array.from({ length: layers }, () => new Set<number>()), biases: new Set() }
 }
 
 export function unionAuditVerdicts (vs: Iterable<AuditVerdict>, layers: number): AuditVerdict {
   const out = emptyAuditVerdict(layers)
+  let full = false
   for (const v of vs) {
-    if (v.uncorrectable) out.uncorrectable = true
+    if (v.uncorrectable) { out.uncorrectable = true; full ||= !v.short }
     v.shards.forEach((s, l) => unionInto(out.shards[l], s))
     unionInto(out.biases, v.biases)
   }
+  out.short = out.uncorrectable && !full
   return out
 }
 

@@ -38,12 +38,27 @@ describe('quorum decisions (f = 1, P = 6)', () => {
   })
 
   it('an audit repairs a part when f + 1 voters or its owner name it', () => {
-    const v = (shards: number[][], biases: number[] = [], uncorrectable = false) => ({ uncorrectable, shards: shards.map(s => new Set(s)), biases: new Set(biases) })
+    const v = (shards: number[][], biases: number[] = [], uncorrectable = false) => ({ uncorrectable, short: false, shards: shards.map(s => new Set(s)), biases: new Set(biases) })
     const a = decideAudit(new Map([[0, v([[2], []])], [1, v([[2], []])], [2, v([[], []], [2])], [3, v([[], [5]])], [4, v([[], []], [], true)]]), 1, 2, 6)
     expect([...a.shards[0]]).toEqual([2])
     expect([...a.shards[1]]).toEqual([])
     expect([...a.biases]).toEqual([2])
     expect(a.uncorrectable).toBe(false)
+  })
+
+  it('an audit undecidable for want of sketches is inconclusive (short), not a rollback; with every sketch in hand it is', () => {
+    const v = (uncorrectable: boolean, short: boolean) => ({ uncorrectable, short, shards: [new Set<number>(), new Set<number>()], biases: new Set<number>() })
+    // P = 5, f = 1: three voters, the two that judged with sketches missing could not decide.
+    const shortOnly = decideAudit(new Map([[0, v(true, true)], [2, v(true, true)], [3, v(false, false)]]), 1, 2, 5)
+    expect(shortOnly.uncorrectable).toBe(true)
+    expect(shortOnly.short).toBe(true)
+    // f + 1 voters had every sketch and still could not decide: a real rollback.
+    const full = decideAudit(new Map([[0, v(true, false)], [2, v(true, false)], [3, v(true, true)]]), 1, 2, 5)
+    expect(full.uncorrectable).toBe(true)
+    expect(full.short).toBe(false)
+    // One full undecidable vote (a liar) and one short one: still only inconclusive.
+    const mixed = decideAudit(new Map([[0, v(true, false)], [2, v(true, true)], [3, v(false, false)]]), 1, 2, 5)
+    expect(mixed.short).toBe(true)
   })
 
   it('rate-limits rollbacks per cause: the same ≤ f suspects, three times in the window, are quarantined', () => {

@@ -92,12 +92,20 @@ export function rateLimit (causes: Map<string, number[]>, suspects: ReadonlySet<
   return new Set(suspects)
 }
 
-/** The quorum's decision on an audit: a part is repaired when f + 1 voters (or its owner) name it. */
+/**
+ * The quorum's decision on an audit: a part is repaired when f + 1 voters (or its owner) name
+ * it. It is undecidable when f + 1 voters could not judge some part; `short` when fewer than
+ * f + 1 of them had every member's sketch in hand — more sketches might have decided it, so
+ * the audit is inconclusive (nothing repaired or verified), not grounds for a rollback. That
+ * is what keeps one late vote from splitting the peers: peers that audited without the ones
+ * that did not (the self-flag that made them audit came too late there) go on with them.
+ */
 export function decideAudit (votes: ReadonlyMap<number, AuditVerdict>, f: number, layers: number, peers: number): AuditVerdict {
   const out = emptyAuditVerdict(layers)
   // Without a quorum of voters nothing is verified.
   if (!hasQuorum(votes, peers)) { out.uncorrectable = true; return out }
   let undecidable = 0
+  let undecidableFull = 0
   const count = (into: Set<number>, sets: Array<{ voter: number, set: ReadonlySet<number> }>): void => {
     const n = new Map<number, number>()
     for (const { voter, set } of sets) {
@@ -108,8 +116,9 @@ export function decideAudit (votes: ReadonlyMap<number, AuditVerdict>, f: number
     }
     for (const [x, k] of n) if (k >= f + 1) into.add(x)
   }
-  for (const v of votes.values()) if (v.uncorrectable) undecidable++
+  for (const v of votes.values()) if (v.uncorrectable) { undecidable++; if (!v.short) undecidableFull++ }
   out.uncorrectable = undecidable >= f + 1
+  out.short = out.uncorrectable && undecidableFull < f + 1
   for (let l = 0; l < layers; l++) count(out.shards[l], [...votes].map(([voter, v]) => ({ voter, set: v.shards[l] })))
   count(out.biases, [...votes].map(([voter, v]) => ({ voter, set: v.biases })))
   return out

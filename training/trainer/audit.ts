@@ -36,17 +36,19 @@ const MAX_AUDIT_PASSES = 3
 
 /**
  * Audit, repair what the quorum names, and audit again until a pass repairs nothing. Returns
- * every peer repaired, or null when an audit could not tell healthy state from bad, or
- * repairs did not make the state consistent (the caller rolls back), or 'no-quorum' when
- * too few peers voted on it: the network did not audit here (this peer alone decided to) or
- * this peer is cut off.
+ * every peer repaired, or null when an audit with every member's sketch in hand could not
+ * tell healthy state from bad, or repairs did not make the state consistent (the caller rolls
+ * back), or 'no-quorum' when too few peers voted on it: the network did not audit here (this
+ * peer alone decided to) or this peer is cut off, or 'inconclusive' when it could not decide
+ * for want of sketches (members that did not audit at this step: the caller goes on,
+ * unverified, and whoever was flagged is audited again).
  */
-export async function audit (ctx: TrainerContext): Promise<AuditOutcome | null | 'no-quorum'> {
+export async function audit (ctx: TrainerContext): Promise<AuditOutcome | null | 'no-quorum' | 'inconclusive'> {
   const repaired = new Set<number>()
   let self = false
   for (let pass = 0; pass < MAX_AUDIT_PASSES; pass++) {
     const a = await auditOnce(ctx, pass)
-    if (a === null || a === 'no-quorum') return a
+    if (a === null || a === 'no-quorum' || a === 'inconclusive') return a
     for (const p of a.repaired) repaired.add(p)
     self ||= a.self
     if (a.repaired.length === 0) return { repaired: [...repaired].sort((x, y) => x - y), self }
@@ -56,7 +58,7 @@ export async function audit (ctx: TrainerContext): Promise<AuditOutcome | null |
 }
 
 /** One audit pass (its rounds keyed by `pass`): sketch → judge → agree → repair. */
-async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutcome | null | 'no-quorum'> {
+async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutcome | null | 'no-quorum' | 'inconclusive'> {
   const { geo, state } = ctx
   // Sketch of every layer's [W~; V~]·r, then every bias and bias velocity, in one column.
   const sketchLen = geo.padded.reduce((s, p) => s + 2 * (p.rows / geo.m), 0)
@@ -84,7 +86,7 @@ async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutco
   const votes = await collectVotes(ctx, roundKey(ctx, -1 - pass, 'audit-verdict'), verdict, auditVerdicts(geo.peers, geo.L))
   if (!hasQuorum(votes, geo.peers)) return 'no-quorum'
   const agreed = decideAudit(votes, faultTolerance(ctx.scheme), geo.L, geo.peers)
-  if (agreed.uncorrectable) return null
+  if (agreed.uncorrectable) return agreed.short ? 'inconclusive' : null
   return await repair(ctx, agreed, biasRef, pass)
 }
 
@@ -153,6 +155,8 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
       for (const [p, b] of slice) if (relativeDistance(b, ref) > tol) verdict.biases.add(p)
     }
   }
+  // Undecidable with some member's sketch missing: more sketches might have decided it.
+  verdict.short = verdict.uncorrectable && c.results.size < geo.peers
   return { verdict, biasRef }
 }
 

@@ -44,6 +44,8 @@ export interface StepReport {
   /** True when this peer's own state was rebuilt from the others. */
   repairedSelf: boolean
   audited: boolean
+  /** The audit could not decide for want of sketches: went on unverified (audit.ts). */
+  auditInconclusive: boolean
   /** Step of the checkpoint taken (the decided step's verified state), if any. */
   checkpointed: number | null
   /** Step of the checkpoint restored, when rolled back. */
@@ -87,6 +89,7 @@ export function emptyReport (step: number, attempt: number, batch: number, timin
     repaired: [],
     repairedSelf: false,
     audited: false,
+    auditInconclusive: false,
     checkpointed: null,
     rolledBackTo: null,
     resynced: null,

@@ -117,6 +117,16 @@ async function confirm (ctx: TrainerContext, report: StepReport, d: StepDecision
       ctx.log(`peer ${ctx.self} step ${state.step}/${state.attempt}: too few peers took part in the audit of its stale state; going on, flagging itself`)
       return true
     }
+    if (a === 'inconclusive') {
+      // Undecidable only for want of sketches (members that did not audit here: the flag that
+      // made this peer audit reached them too late). Rolling back would split this peer from
+      // them; it goes on with them instead, unverified (no checkpoint), and whoever was flagged
+      // stays so — a stale peer flags itself again, wrong results are flagged again — so the
+      // next audit, with every member, judges it.
+      ctx.log(`peer ${ctx.self} step ${state.step}/${state.attempt}: audit inconclusive (sketches missing); going on unverified`)
+      report.auditInconclusive = true
+      return true
+    }
     report.audited = true
     if (a === null || a === 'no-quorum') return false
     report.repaired = a.repaired
