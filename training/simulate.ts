@@ -35,7 +35,7 @@ import { networkPosition } from './trainer/resync.ts'
 import type { Checkpoint } from './checkpoint.ts'
 import { createFaultInjector, type FaultSite, type ScheduledFault } from './soft-errors.ts'
 import { createPeerTrainer, StalledError, type DecodeObservation, type PeerTrainer, type StepReport } from './trainer/index.ts'
-import { createReferenceTrainer, type StepProducts } from './reference.ts'
+import { createReferenceTrainer, type ReferenceState, type StepProducts } from './reference.ts'
 import { codeSummary, schemeForConfig } from './strategy.ts'
 import type { Model } from './model.ts'
 import { testAccuracy } from './evaluate.ts'
@@ -187,7 +187,26 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
   // The truth: plain uncoded SGD on the same batches, moved one step per committed step and
   // never by what the peers accepted, so an error the peers let through shows as a gap.
   const reference = createReferenceTrainer(config, dataset)
-  let truthCheckpoint = reference.snapshot()
+  // Where the truth is: the next step it applies, and its state at the start and at the
+  // network's recent checkpoints. It follows the network's step numbers, never its state: when
+  // the majority moves (a rollback, a resync forward or back to a checkpoint), the truth
+  // returns to its own state at that step or replays the steps the network took meanwhile.
+  let truthStep = 0
+  const truthAt = new Map<number, ReferenceState>([[0, reference.snapshot()]])
+  const truthTo = (step: number): void => {
+    if (step < truthStep) {
+      const k = Math.max(...[...truthAt.keys()].filter(s => s <= step))
+      reference.restore(truthAt.get(k) as ReferenceState)
+      truthStep = k
+    }
+    while (truthStep < step) reference.step(truthStep++)
+  }
+  const keepTruth = (step: number): void => {
+    truthAt.set(step, reference.snapshot())
+    // The start and the 8 newest: rollbacks go to a recent checkpoint (older ones replay from the start).
+    const old = [...truthAt.keys()].filter(s => s !== 0).sort((a, b) => a - b)
+    for (const s of old.slice(0, Math.max(0, old.length - 8))) truthAt.delete(s)
+  }
   const counters: FaultCounters = { injected: 0, detected: 0, corrected: 0, uncorrectable: 0, silent: 0 }
   let rollbacks = 0; let repairs = 0; let attempted = 0; let resyncs = 0
   const stepMs: number[] = []
@@ -255,7 +274,7 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
     if (r0.outcome === 'rolled-back') {
       rollbacks++
       unconfirmed = null
-      reference.restore(truthCheckpoint)
+      truthTo(r0.rolledBackTo ?? 0)
       if (!r0.agreed.rollback) counters.uncorrectable++ // an undecidable audit
     } else if (r0.decided !== null && unconfirmed !== null) {
       counters.silent += unconfirmed.silent
@@ -273,9 +292,10 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
     }
     if (r0.outcome === 'ok' && r0.checkpointed !== null) {
       // A state the audit passed must be the truth's, part by part (shards, coded momentum, biases, their momentum).
-      const checkpointed = active.filter((_, i) => reports[i].checkpointed !== null)
+      const checkpointed = active.filter((_, i) => reports[i].checkpointed === r0.checkpointed)
+      truthTo(r0.checkpointed)
       counters.silent += checkpointMismatches(checkpointed, reference.state(), baseScheme, config.momentum > 0, SILENT_TOLERANCE)
-      truthCheckpoint = reference.snapshot()
+      keepTruth(r0.checkpointed)
     }
     // Detection counters, per round.
     for (const { obs } of decodes.values()) {
@@ -295,7 +315,9 @@ export async function simulate (opts: SimulateOptions): Promise<SimulationResult
       attempted++
       // Silent errors: accepted decodes that differ from the truth's exact product.
       const products: StepProducts = { forward: [], backward: [] }
+      truthTo(r0.step)
       reference.step(r0.step, products)
+      truthStep = r0.step + 1
       let silent = 0
       for (const { key, obs } of decodes.values()) {
         if (key.step !== r0.step || key.attempt !== r0.attempt) continue

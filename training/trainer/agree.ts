@@ -35,6 +35,8 @@ export interface StepDecision {
   flagged: Set<number>
   /** Voters that said "could not decode" while the quorum went on. */
   contradicted: Set<number>
+  /** Peers that flagged themselves (their state is stale, by their own account). */
+  selfFlagged: Set<number>
   /** Votes the decision rests on. */
   voters: number
 }
@@ -51,10 +53,11 @@ export function decideStep (votes: ReadonlyMap<number, Verdict>, f: number, peer
   let rollbackVotes = 0
   const accusations = new Map<number, number>()
   const flagged = new Set<number>()
+  const selfFlagged = new Set<number>()
   for (const [voter, v] of votes) {
     if (v.uncorrectable) rollbackVotes++
     for (const x of v.flagged) {
-      if (x === voter) flagged.add(x)
+      if (x === voter) { flagged.add(x); selfFlagged.add(x) }
       else accusations.set(x, (accusations.get(x) ?? 0) + 1)
     }
   }
@@ -65,7 +68,7 @@ export function decideStep (votes: ReadonlyMap<number, Verdict>, f: number, peer
   const suspects = new Set([...suspicion].filter(([, n]) => n >= f + 1).map(([x]) => x))
   const contradicted = new Set<number>()
   if (!rollback) for (const [voter, v] of votes) if (v.uncorrectable) { contradicted.add(voter); flagged.add(voter) }
-  return { rollback, suspects, flagged, contradicted, voters: votes.size }
+  return { rollback, suspects, flagged, contradicted, selfFlagged, voters: votes.size }
 }
 
 /** Rollbacks one cause may force within ROLLBACK_WINDOW steps before its peers are quarantined. */

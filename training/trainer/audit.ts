@@ -38,16 +38,17 @@ const MAX_AUDIT_PASSES = 3
  * Audit, repair what the quorum names, and audit again until a pass repairs nothing. Returns
  * every peer repaired, or null when an audit with every member's sketch in hand could not
  * tell healthy state from bad, or repairs did not make the state consistent (the caller rolls
- * back), or 'no-quorum' when too few peers voted on it: the network did not audit here (this
- * peer alone decided to) or this peer is cut off, or 'inconclusive' when it could not decide
- * for want of sketches (members that did not audit at this step: the caller goes on,
- * unverified, and whoever was flagged is audited again).
+ * back), or 'no-quorum' when too few peers voted on it (the network did not audit here —
+ * this peer alone decided to — or this peer is cut off) and this peer saw no evidence of a
+ * fault beyond the peers that flagged themselves, or 'inconclusive' when the quorum could
+ * not decide for want of sketches. On both the caller goes on, unverified, and whoever was
+ * flagged is audited again.
  */
-export async function audit (ctx: TrainerContext): Promise<AuditOutcome | null | 'no-quorum' | 'inconclusive'> {
+export async function audit (ctx: TrainerContext, stale: ReadonlySet<number> = new Set()): Promise<AuditOutcome | null | 'no-quorum' | 'inconclusive'> {
   const repaired = new Set<number>()
   let self = false
   for (let pass = 0; pass < MAX_AUDIT_PASSES; pass++) {
-    const a = await auditOnce(ctx, pass)
+    const a = await auditOnce(ctx, pass, stale)
     if (a === null || a === 'no-quorum' || a === 'inconclusive') return a
     for (const p of a.repaired) repaired.add(p)
     self ||= a.self
@@ -58,7 +59,8 @@ export async function audit (ctx: TrainerContext): Promise<AuditOutcome | null |
 }
 
 /** One audit pass (its rounds keyed by `pass`): sketch → judge → agree → repair. */
-async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutcome | null | 'no-quorum' | 'inconclusive'> {
+/** `stale`: peers that flagged themselves (the step's agreed decision): their disagreement is no evidence against the others. */
+async function auditOnce (ctx: TrainerContext, pass: number, stale: ReadonlySet<number>): Promise<AuditOutcome | null | 'no-quorum' | 'inconclusive'> {
   const { geo, state } = ctx
   // Sketch of every layer's [W~; V~]·r, then every bias and bias velocity, in one column.
   const sketchLen = geo.padded.reduce((s, p) => s + 2 * (p.rows / geo.m), 0)
@@ -75,7 +77,7 @@ async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutco
   ctx.inject('sketch', payload.data, -1 - pass)
   const c = await ctx.round(roundKey(ctx, -1 - pass, 'audit'), payload, ctx.policies.audit(), undefined, true)
 
-  const { verdict, biasRef } = judge(ctx, c, sketchLen, biasLen)
+  const { verdict, biasRef } = judge(ctx, c, sketchLen, biasLen, stale)
   // The 'verdict' fault site: a lying voter calls the audit undecidable and accuses an innocent peer.
   if (ctx.inject('verdict', new Float64Array(1), -1 - pass, 'audit')) {
     verdict.uncorrectable = !verdict.uncorrectable
@@ -84,14 +86,20 @@ async function auditOnce (ctx: TrainerContext, pass: number): Promise<AuditOutco
   // Agree on whom to repair, by quorum (agree.ts): a part is rebuilt when f + 1 peers, or its
   // owner, name it; a lone liar can neither force a repair nor an undecidable audit.
   const votes = await collectVotes(ctx, roundKey(ctx, -1 - pass, 'audit-verdict'), verdict, auditVerdicts(geo.peers, geo.L))
-  if (!hasQuorum(votes, geo.peers)) return 'no-quorum'
+  if (!hasQuorum(votes, geo.peers)) {
+    // Nobody to agree with: go on (the caller) when this peer's own judgement found nothing
+    // against the peers that did not flag themselves, or its own state is the stale one;
+    // with evidence of a fault in hand it rolls back rather than carry it on.
+    const accused = [...verdict.shards.flatMap(s => [...s]), ...verdict.biases].some(p => !stale.has(p))
+    return state.distrustSelf || ((!verdict.uncorrectable || verdict.short) && !accused) ? 'no-quorum' : null
+  }
   const agreed = decideAudit(votes, faultTolerance(ctx.scheme), geo.L, geo.peers)
   if (agreed.uncorrectable) return agreed.short ? 'inconclusive' : null
   return await repair(ctx, agreed, biasRef, pass)
 }
 
 /** This peer's verdict on the collected sketches, and the majority's biases (what a bad peer takes). */
-function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: number): { verdict: AuditVerdict, biasRef: Float64Array | null } {
+function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: number, stale: ReadonlySet<number>): { verdict: AuditVerdict, biasRef: Float64Array | null } {
   const { scheme, geo, state, self } = ctx
   const { L, m } = geo
   const tolOf = (ph: 'forward' | 'backward' | 'shard'): number => scheme.tolerance?.(ph) ?? 1e-9
@@ -107,6 +115,7 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
     biases.set(p, mt.data.subarray(sketchLen))
   }
   const verdict = emptyAuditVerdict(L)
+  let evidence = false
   // A malformed sketch condemns all of the sender's state.
   for (const p of c.results.keys()) {
     if (!sketches.has(p)) { for (let l = 0; l < L; l++) verdict.shards[l].add(p); verdict.biases.add(p) }
@@ -129,6 +138,15 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
       // uncoded baseline has no redundancy to judge with at all.
       if (!check.decidable && !check.consistent && scheme.kind !== 'uncoded') {
         verdict.uncorrectable = true
+        // Evidence of a fault: the sketches of the peers that did not flag themselves, enough
+        // of them to be checked (more than m·n), are off one code word.
+        const others = new Map([...slice].filter(([p]) => !stale.has(p)))
+        if (others.size > m * geo.n) {
+          const tol = auditLadder[auditLadder.length - 1]
+          let ok = false
+          try { ok = scheme.checkShards(others, { tolerance: tol }).consistent } catch {}
+          if (!ok) evidence = true
+        }
         ctx.log(`${where}: layer ${l} ${part === 0 ? 'weights' : 'velocity'} undecidable (suspects ${check.faulty.join(',')})`)
       }
     }
@@ -148,6 +166,9 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
       if (ref === null) {
         verdict.uncorrectable = true
         biasRef = null
+        // Evidence of a fault: copies of peers that did not flag themselves disagree.
+        const others = [...slice].filter(([p]) => !stale.has(p)).map(([, b]) => b)
+        if (others.some(b => relativeDistance(b, others[0]) > tol)) evidence = true
         ctx.log(`${where}: no majority copy of layer ${l} ${part === 0 ? 'bias' : 'bias velocity'}`)
         continue
       }
@@ -155,8 +176,9 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
       for (const [p, b] of slice) if (relativeDistance(b, ref) > tol) verdict.biases.add(p)
     }
   }
-  // Undecidable with some member's sketch missing: more sketches might have decided it.
-  verdict.short = verdict.uncorrectable && c.results.size < geo.peers
+  // Undecidable with some member's sketch missing and no evidence against the peers that did
+  // not flag themselves: more sketches might have decided it (inconclusive, not a rollback).
+  verdict.short = verdict.uncorrectable && c.results.size < geo.peers && !evidence
   return { verdict, biasRef }
 }
 

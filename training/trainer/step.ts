@@ -108,27 +108,24 @@ async function confirm (ctx: TrainerContext, report: StepReport, d: StepDecision
   const { state, config } = ctx
   const checkpointDue = (step + 1) % config.checkpointEvery === 0
   if (d.flagged.size > 0 || checkpointDue) {
-    const a = await audit(ctx)
-    if (a === 'no-quorum' && state.distrustSelf) {
-      // A peer that knows its state is stale (it rejoined or resynced) audited with too few
-      // voters: the others did not audit here (its self-flag reached them too late). Rolling
-      // back would restore the same stale state at an attempt nobody else is at; it goes on
-      // instead, still distrusting itself and flagging itself in its next vote.
-      ctx.log(`peer ${ctx.self} step ${state.step}/${state.attempt}: too few peers took part in the audit of its stale state; going on, flagging itself`)
-      return true
-    }
-    if (a === 'inconclusive') {
-      // Undecidable only for want of sketches (members that did not audit here: the flag that
-      // made this peer audit reached them too late). Rolling back would split this peer from
-      // them; it goes on with them instead, unverified (no checkpoint), and whoever was flagged
-      // stays so — a stale peer flags itself again, wrong results are flagged again — so the
-      // next audit, with every member, judges it.
-      ctx.log(`peer ${ctx.self} step ${state.step}/${state.attempt}: audit inconclusive (sketches missing); going on unverified`)
+    const a = await audit(ctx, d.selfFlagged)
+    if (a === 'no-quorum' || a === 'inconclusive') {
+      // The audit could not decide for want of participants: too few voters (the others did
+      // not audit here — the flag that made this peer audit reached them after their vote
+      // closed — or this peer is cut off), or too few sketches to judge with. Rolling back
+      // alone would put this peer at an attempt nobody else is at and split the network; it
+      // goes on with the others instead, unverified (no checkpoint), and whoever was flagged
+      // stays so — a stale peer flags itself again, wrong results are flagged again — so a
+      // later audit with every member (at the latest the next checkpoint's, which every peer
+      // holds at the same step) judges it. Every peer treats both cases alike, so those that
+      // audited and those that did not stay together. Nothing is accepted meanwhile that the
+      // decoders did not check.
+      ctx.log(`peer ${ctx.self} step ${state.step}/${state.attempt}: audit ${a === 'no-quorum' ? 'drew too few voters' : 'inconclusive (sketches missing)'}; going on unverified${state.distrustSelf ? ', flagging itself' : ''}`)
       report.auditInconclusive = true
       return true
     }
     report.audited = true
-    if (a === null || a === 'no-quorum') return false
+    if (a === null) return false
     report.repaired = a.repaired
     report.repairedSelf = a.self
     if (a.self) state.repairs++
