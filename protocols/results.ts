@@ -127,7 +127,8 @@ export class ResultExchange implements Exchange, Startable {
   private readonly dropsFrom: number[]
   private readonly resultsFrom: number[]
   private readonly lastSeen: Array<number | null>
-  private readonly lastRound: Array<{ step: number, attempt: number, at: number, seq: number } | null>
+  /** Each member's newest product frame: where it is (step, attempt, and how far into the step). */
+  private readonly lastRound: Array<{ step: number, attempt: number, at: number, seq: number, phase: string, layer: number } | null>
   /** The re-checks of the collections in progress (woken when a member is heard at a new step). */
   private readonly waiting = new Set<() => void>()
   /** Product results heard (orders positions: "heard since"). */
@@ -243,9 +244,9 @@ export class ResultExchange implements Exchange, Startable {
     if (f.step < this.minStep) { this.drop(index, 'stale-step'); return }
     if (f.phase === 'forward' || f.phase === 'backward') {
       const before = this.lastRound[index]
-      this.lastRound[index] = { step: f.step, attempt: f.attempt, at: Date.now(), seq: ++this.heard }
-      // A member heard at a later step: rounds still waiting for it may now give up on it.
-      if (before === null || before.step !== f.step) for (const wake of this.waiting) wake()
+      this.lastRound[index] = { step: f.step, attempt: f.attempt, at: Date.now(), seq: ++this.heard, phase: f.phase, layer: f.layer }
+      // A member heard further on: rounds still waiting for it may now give up on it.
+      if (before === null || before.step !== f.step || before.phase !== f.phase || before.layer !== f.layer) for (const wake of this.waiting) wake()
     }
     // Where a member says it is counts as a position (a restarted peer rejoins from it, the
     // median of the members' positions is robust to f liars), but a frame far ahead of this
@@ -314,14 +315,21 @@ export class ResultExchange implements Exchange, Startable {
     // heard at a later step of this attempt: its frames come in order on one stream, so what it has not
     // delivered for this round was dropped (its writer backed off: this peer had restarted)
     // or never computed (it did not take part: it decided otherwise) — it will not come.
+    // The same holds within a step for the agreement rounds (votes, audit, shards) a peer
+    // holds between publishing its first forward product of step s and computing on: a member
+    // heard at step s beyond that (a later forward layer, or backward) has passed them — it
+    // did not audit here, say — and sends nothing more for them.
     const liveAtStart = this.live()
+    const agreement = key.phase !== 'forward' && key.phase !== 'backward'
+    const passed = (pos: { step: number, phase: string, layer: number }): boolean =>
+      pos.step > key.step || (agreement && pos.step === key.step && (pos.phase === 'backward' || pos.layer > 0))
     const liveNow = (): Set<number> => {
       const out = new Set<number>()
       for (const i of liveAtStart) {
         const pos = this.lastRound[i]
         // Same attempt only: a position of an earlier attempt (before a rollback) says nothing
         // about this round, and the final rounds meet at attempt 0 from every attempt.
-        if (i === this.self || r.results.has(i) || pos === null || pos.attempt !== key.attempt || pos.step <= key.step) out.add(i)
+        if (i === this.self || r.results.has(i) || pos === null || pos.attempt !== key.attempt || !passed(pos)) out.add(i)
       }
       return out
     }
@@ -382,7 +390,7 @@ export class ResultExchange implements Exchange, Startable {
    * member and when it arrived (Date.now()), null for members not heard from. A restarted peer uses it to rejoin the round
    * the others are in.
    */
-  positions (): Array<{ step: number, attempt: number, at: number, seq: number } | null> { return this.lastRound.map(p => p === null ? null : { ...p }) }
+  positions (): Array<{ step: number, attempt: number, at: number, seq: number, phase: string, layer: number } | null> { return this.lastRound.map(p => p === null ? null : { ...p }) }
 
   /** Resolves once everything queued has been written (or given up on), or after `timeoutMs`. */
   async flush (timeoutMs = 5000): Promise<void> {
