@@ -138,6 +138,36 @@ describe('libp2p result exchange over TCP loopback', () => {
     expect((await waiting3).results.size).toBe(P)
   })
 
+  it('an audit round of step s stops waiting for a member heard further into step s; a member at its first forward round is still waited for', async () => {
+    // Peers 0 and 1 audit at step 210 (a flag reached only them); peers 2 and 3 published
+    // their first forward product of 210 (they may still audit: waited for), then peer 2
+    // moved to forward layer 1 (it did not audit here: given up on) — and peer 4 to backward.
+    const audit = { step: 210, layer: -1, phase: 'audit', attempt: 0 }
+    await ex[0].publish(audit, payload(2, 1, 0))
+    await ex[1].publish(audit, payload(2, 1, 1))
+    for (const i of [2, 3, 4]) await ex[i].publish({ step: 210, layer: 0, phase: 'forward', attempt: 0 }, payload(2, 2, i))
+    const t0 = performance.now()
+    const waiting = ex[0].collect(audit, { threshold: 3, timeoutMs: 20_000, graceMs: 10 })
+    await ex[2].publish({ step: 210, layer: 1, phase: 'forward', attempt: 0 }, payload(2, 2, 2))
+    await ex[4].publish({ step: 210, layer: 1, phase: 'backward', attempt: 0 }, payload(2, 2, 4))
+    const early = await Promise.race([waiting.then(() => 'over'), new Promise(resolve => setTimeout(() => resolve('waiting'), 500))])
+    // Peer 3 is still at forward layer 0 of step 210: it may yet send its sketch.
+    expect(early).toBe('waiting')
+    await ex[3].publish({ step: 210, layer: 1, phase: 'forward', attempt: 0 }, payload(2, 2, 3))
+    const c = await waiting
+    expect(performance.now() - t0).toBeLessThan(10_000)
+    expect(c.timedOut).toBe(true)
+    expect([...c.results.keys()].sort()).toEqual([0, 1])
+    // The vote on step 210 comes after 210's backward products: peer 4, heard there, is waited for.
+    const vote = { step: 210, layer: -1, phase: 'vote', attempt: 0 }
+    for (const i of [0, 1, 2, 3]) await ex[i].publish(vote, payload(1, 3, i))
+    const votes = ex[0].collect(vote, { threshold: P, timeoutMs: 20_000, graceMs: 10 })
+    const pending = await Promise.race([votes.then(() => 'over'), new Promise(resolve => setTimeout(() => resolve('waiting'), 500))])
+    expect(pending).toBe('waiting')
+    await ex[4].publish(vote, payload(1, 3, 4))
+    expect((await votes).results.size).toBe(P)
+  })
+
   it('a stopped peer is an erasure: collect returns at threshold after the grace period', async () => {
     await ex[P - 1].stop()
     await hosts[P - 1].stop()

@@ -97,6 +97,9 @@ export class ExchangeClosedError extends Error {
 const now = (): number => performance.now()
 
 /** The part of the stream handler that sees remote bytes; fed by the handler or by tests. */
+/** The rounds of an audit during a step (not the final rounds', 'final-…'). */
+const AUDIT_PHASE = /^(audit|audit-verdict|shard)(-\d+)?$/
+
 /** Frames of steps this far beyond the peer's own are dropped ('far-future'): memory stays bounded. */
 export const FUTURE_STEPS = 64
 
@@ -315,14 +318,15 @@ export class ResultExchange implements Exchange, Startable {
     // heard at a later step of this attempt: its frames come in order on one stream, so what it has not
     // delivered for this round was dropped (its writer backed off: this peer had restarted)
     // or never computed (it did not take part: it decided otherwise) — it will not come.
-    // The same holds within a step for the agreement rounds (votes, audit, shards) a peer
-    // holds between publishing its first forward product of step s and computing on: a member
-    // heard at step s beyond that (a later forward layer, or backward) has passed them — it
-    // did not audit here, say — and sends nothing more for them.
+    // The same holds within a step for the audit's rounds (sketches, audit votes, shards) a
+    // peer holds at step s between publishing its first forward product of s and computing
+    // on: a member heard at step s beyond that (a later forward layer, or backward) has passed
+    // them — it did not audit here — and sends nothing more for them. (Not so for the vote on
+    // step s, keyed s and sent after s's backward products, at the start of step s + 1.)
     const liveAtStart = this.live()
-    const agreement = key.phase !== 'forward' && key.phase !== 'backward'
+    const audit = AUDIT_PHASE.test(key.phase)
     const passed = (pos: { step: number, phase: string, layer: number }): boolean =>
-      pos.step > key.step || (agreement && pos.step === key.step && (pos.phase === 'backward' || pos.layer > 0))
+      pos.step > key.step || (audit && pos.step === key.step && (pos.phase === 'backward' || pos.layer > 0))
     const liveNow = (): Set<number> => {
       const out = new Set<number>()
       for (const i of liveAtStart) {
