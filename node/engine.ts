@@ -313,7 +313,6 @@ export class PeerEngine {
     }
     while (!trainer.done) {
       if (signal.aborted) throw new EngineError('stopped')
-
       const t0 = performance.now()
       const r = await trainer.step()
       const ms = performance.now() - t0

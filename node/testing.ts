@@ -18,7 +18,7 @@ import { createHost } from './peer.ts'
 import { controlLibp2pKey } from './control-auth.ts'
 import { controlRequest } from '../protocols/control.ts'
 import { parsePeerStatus, type PeerStatus } from '../protocols/status.ts'
-import { weightsMaxAbsDiff } from '../training/evaluate.ts'
+import { weightsMaxAbsDiff as weightsDistance } from '../training/evaluate.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const NODE = join(ROOT, 'node_modules', '.bin', 'node')
@@ -88,8 +88,8 @@ export function readJson (path: string): any {
   return JSON.parse(readFileSync(path, 'utf8'))
 }
 
-/** Largest absolute difference between two weights exports (training/evaluate.ts). */
-export const weightsDistance = (a: any, b: any): number => weightsMaxAbsDiff(a, b)
+/** Largest absolute difference between two weights exports. */
+export { weightsDistance }
 
 export function killAll (peers: PeerProcess[]): void {
   for (const p of peers) if (p.child.exitCode === null && p.child.pid !== undefined) p.child.kill('SIGKILL')

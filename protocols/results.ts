@@ -22,7 +22,7 @@
 import { logger, type Logger } from '@libp2p/logger'
 import type { Connection, PeerId, Stream, Startable } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import type { Collected, CollectPolicy, Exchange, RoundKey } from '../training/exchange.ts'
+import { isAuditPhase, type Collected, type CollectPolicy, type Exchange, type RoundKey } from '../training/exchange.ts'
 import { decideCollect, LatenessEstimator, type Arrival } from '../training/collect.ts'
 import type { Matrix } from '../codes/matrix.ts'
 import {
@@ -96,13 +96,10 @@ export class ExchangeClosedError extends Error {
 
 const now = (): number => performance.now()
 
-/** The part of the stream handler that sees remote bytes; fed by the handler or by tests. */
-/** The rounds of an audit during a step (not the final rounds', 'final-…'). */
-const AUDIT_PHASE = /^(audit|audit-verdict|shard)(-\d+)?$/
-
 /** Frames of steps this far beyond the peer's own are dropped ('far-future'): memory stays bounded. */
 export const FUTURE_STEPS = 64
 
+/** The part of the stream handler that sees remote bytes; fed by the handler or by tests. */
 export interface InboundSession {
   push: (bytes: Uint8Array | Uint8ArrayList) => void
   /** False once the session's framing broke; the caller resets the stream. */
@@ -324,7 +321,7 @@ export class ResultExchange implements Exchange, Startable {
     // them — it did not audit here — and sends nothing more for them. (Not so for the vote on
     // step s, keyed s and sent after s's backward products, at the start of step s + 1.)
     const liveAtStart = this.live()
-    const audit = AUDIT_PHASE.test(key.phase)
+    const audit = isAuditPhase(key.phase)
     const passed = (pos: { step: number, phase: string, layer: number }): boolean =>
       pos.step > key.step || (audit && pos.step === key.step && (pos.phase === 'backward' || pos.layer > 0))
     const liveNow = (): Set<number> => {

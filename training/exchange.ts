@@ -58,6 +58,16 @@ export interface Exchange {
   readonly heard: number
 }
 
+/**
+ * The phases of an audit's rounds during a step (training/trainer/audit.ts): the sketches, the
+ * audit votes, and the shards of a repair (pass k > 0 of the shards: `shard-k`). The final
+ * rounds' phases are 'final-…' (context.ts roundKey) and are not these.
+ */
+export const AUDIT_PHASES = { sketch: 'audit', votes: 'audit-verdict', shard: 'shard' } as const
+
+/** Whether `phase` names one of an audit's rounds during a step (AUDIT_PHASES). */
+export const isAuditPhase = (phase: string): boolean => /^(audit|audit-verdict|shard(-\d+)?)$/.test(phase)
+
 export function roundKeyString (k: RoundKey): string {
   return `${k.step}/${k.layer}/${k.phase}/${k.attempt}`
 }

@@ -14,7 +14,7 @@
 import { type Matrix, zeros } from '../../codes/matrix.ts'
 import type { ShardCheck } from '../../codes/scheme.ts'
 import { CLEAN_FRACTION } from '../../codes/decode.ts'
-import type { Collected } from '../exchange.ts'
+import { AUDIT_PHASES, type Collected } from '../exchange.ts'
 import {
   type AuditVerdict, auditVector, auditVerdicts, emptyAuditVerdict, majorityCopy, matVecInto, relativeDistance
 } from '../recovery.ts'
@@ -75,7 +75,7 @@ async function auditOnce (ctx: TrainerContext, pass: number, stale: ReadonlySet<
   }
   for (const st of state.layers) { payload.data.set(st.bias, off); off += st.bias.length; payload.data.set(st.biasVelocity, off); off += st.bias.length }
   ctx.inject('sketch', payload.data, -1 - pass)
-  const c = await ctx.round(roundKey(ctx, -1 - pass, 'audit'), payload, ctx.policies.audit(), undefined, true)
+  const c = await ctx.round(roundKey(ctx, -1 - pass, AUDIT_PHASES.sketch), payload, ctx.policies.audit(), undefined, true)
 
   const { verdict, biasRef } = judge(ctx, c, sketchLen, biasLen, stale)
   // The 'verdict' fault site: a lying voter calls the audit undecidable and accuses an innocent peer.
@@ -85,7 +85,7 @@ async function auditOnce (ctx: TrainerContext, pass: number, stale: ReadonlySet<
   }
   // Agree on whom to repair, by quorum (agree.ts): a part is rebuilt when f + 1 peers, or its
   // owner, name it; a lone liar can neither force a repair nor an undecidable audit.
-  const votes = await collectVotes(ctx, roundKey(ctx, -1 - pass, 'audit-verdict'), verdict, auditVerdicts(geo.peers, geo.L))
+  const votes = await collectVotes(ctx, roundKey(ctx, -1 - pass, AUDIT_PHASES.votes), verdict, auditVerdicts(geo.peers, geo.L))
   if (!hasQuorum(votes, geo.peers)) {
     // Nobody to agree with: go on (the caller) when this peer's own judgement found nothing
     // against the peers that did not flag themselves, or its own state is the stale one;
@@ -106,6 +106,10 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
   const auditLadder = ladder(tolOf('shard'))
   const stateLadder = ladder(Math.min(tolOf('forward'), tolOf('backward')))
   const where = `peer ${self} step ${state.step}/${state.attempt} audit`
+  // A check that throws (shapes the code refuses) judges nothing: undecidable.
+  const checkAt = (shards: ReadonlyMap<number, Matrix>, tol: number): ShardCheck => ctx.clock.timed('decodeMs', () => {
+    try { return scheme.checkShards(shards, { tolerance: tol }) } catch { return { consistent: false, faulty: [], decidable: false } }
+  })
 
   const sketches = new Map<number, Float64Array>()
   const biases = new Map<number, Float64Array>()
@@ -128,9 +132,7 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
       for (const [p, sk] of sketches) slice.set(p, { rows, cols: 1, data: sk.subarray(soff, soff + rows) })
       let check: ShardCheck = { consistent: false, faulty: [], decidable: false }
       for (const tol of auditLadder) {
-        check = ctx.clock.timed('decodeMs', () => {
-          try { return scheme.checkShards(slice, { tolerance: tol }) } catch { return { consistent: false, faulty: [], decidable: false } }
-        })
+        check = checkAt(slice, tol)
         if (check.decidable || check.consistent) break
       }
       for (const f of check.faulty) verdict.shards[l].add(f)
@@ -141,12 +143,7 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
         // Evidence of a fault: the sketches of the peers that did not flag themselves, enough
         // of them to be checked (more than m·n), are off one code word.
         const others = new Map([...slice].filter(([p]) => !stale.has(p)))
-        if (others.size > m * geo.n) {
-          const tol = auditLadder[auditLadder.length - 1]
-          let ok = false
-          try { ok = scheme.checkShards(others, { tolerance: tol }).consistent } catch {}
-          if (!ok) evidence = true
-        }
+        if (others.size > m * geo.n && !checkAt(others, auditLadder[auditLadder.length - 1]).consistent) evidence = true
         ctx.log(`${where}: layer ${l} ${part === 0 ? 'weights' : 'velocity'} undecidable (suspects ${check.faulty.join(',')})`)
       }
     }
@@ -201,7 +198,7 @@ async function repair (ctx: TrainerContext, agreed: AuditVerdict, biasRef: Float
     const bad = new Set(badIn[l])
     const amTarget = bad.has(self)
     const stacked = amTarget ? null : { rows: 2 * st.shard.rows, cols: st.shard.cols, data: concat(st.shard.data, st.velocity.data) }
-    const sc = await ctx.round({ ...roundKey(ctx, l, 'shard'), phase: pass === 0 ? 'shard' : `shard-${pass}` }, stacked, ctx.policies.shard(amTarget, bad.size), badIn[l], true)
+    const sc = await ctx.round({ ...roundKey(ctx, l, AUDIT_PHASES.shard), phase: pass === 0 ? AUDIT_PHASES.shard : `${AUDIT_PHASES.shard}-${pass}` }, stacked, ctx.policies.shard(amTarget, bad.size), badIn[l], true)
     if (!amTarget) continue
     const healthy = new Map([...sc.results].filter(([p]) => !bad.has(p)))
     try {
