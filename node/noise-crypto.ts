@@ -19,15 +19,25 @@ export const SMALL_MESSAGE = 512
 const TAG = 16
 const ALGORITHM = 'chacha20-poly1305'
 
-/** One key object per session key (keyed by the key's own array, which noise keeps for the session). */
-const keyObjects = new WeakMap<Uint8Array, KeyObject>()
+/**
+ * One key object per session key, looked up by the key's own array (noise keeps one per
+ * direction for the session) and checked against a copy of its bytes on every use: a key array
+ * whose contents changed, or a new array that happens to reuse a collected one's slot, can never
+ * be answered with another key's object. 32 byte compares cost nothing next to the cipher.
+ */
+const keyObjects = new WeakMap<Uint8Array, { bytes: Uint8Array, key: KeyObject }>()
 function keyObject (k: Uint8Array): KeyObject {
-  let key = keyObjects.get(k)
-  if (key === undefined) {
-    key = createSecretKey(k)
-    keyObjects.set(k, key)
-  }
-  return key
+  const hit = keyObjects.get(k)
+  if (hit !== undefined && sameBytes(hit.bytes, k)) return hit.key
+  const entry = { bytes: Uint8Array.from(k), key: createSecretKey(k) }
+  keyObjects.set(k, entry)
+  return entry.key
+}
+
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /** The package's byte type (a Uint8Array or its own version's Uint8ArrayList). */

@@ -19,6 +19,7 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { preSharedKey } from '@libp2p/pnet'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey, PeerDiscovery } from '@libp2p/interface'
+import { noiseCrypto } from './noise-crypto.ts'
 import { dialOrder, QUIC_ADDR, QUIC_AVAILABLE, quicTransports, TCP_ADDR } from './transports.ts'
 
 export class PeerConfigError extends Error {
@@ -102,10 +103,11 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
     // QUIC is the faster transport (docs/performance.md, Transports): its own TLS 1.3 with the
     // libp2p peer id in the certificate, native streams and flow control, one UDP socket. It
     // is left out in a private network (pnet wraps TCP connections only). TCP stays for private networks and for peers that only reach each other over TCP;
-    // its noise sessions use codenet's ChaCha20-Poly1305 (node/noise-crypto.ts). yamux keeps
+    // its noise sessions use codenet's ChaCha20-Poly1305 (node/noise-crypto.ts: one key object
+    // per session key instead of one per message, which walked the JS stack each time). yamux keeps
     // its defaults: its initial window is fixed by the spec and grows by itself to 16 MiB.
     transports: open ? [...quicTransports(), tcp()] : [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery: discovery,
     ...(cfg.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: cfg.swarmKey }) } : {}),
