@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import {
-  encodeFrame, encodeFrames, decodeFrame, lengthPrefixed, FrameReader, FrameError, CHUNK_ELEMENTS,
+  encodeFrame, encodeFrames, encodePrefixedFrames, decodeFrame, lengthPrefixed, FrameReader, FrameError, CHUNK_ELEMENTS,
   MAX_FRAME_LENGTH, DEFAULT_FRAME_LIMITS, type FrameHeader
 } from './frame.ts'
 
@@ -59,9 +59,11 @@ describe('frame', () => {
   })
 
   it('the reader reassembles frames split at arbitrary byte boundaries', () => {
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 500 }), { minLength: 1, maxLength: 20 }), (cuts) => {
-      const data = Float64Array.from({ length: 3 * 5000 }, (_, i) => i)
-      const stream = encodeFrames(header(3, 5000), data).map(lengthPrefixed)
+    // Cuts from 1 byte to several frames: a frame split anywhere, and whole frames inside one chunk.
+    fc.assert(fc.property(fc.array(fc.oneof(fc.integer({ min: 1, max: 500 }), fc.integer({ min: 1, max: 120_000 })), { minLength: 1, maxLength: 20 }), (cuts) => {
+      const data = Float64Array.from({ length: 3 * 5000 }, (_, i) => i * 0.5 - 7)
+      const stream = encodePrefixedFrames(header(3, 5000), data)
+      expect(stream).toEqual(encodeFrames(header(3, 5000), data).map(lengthPrefixed))
       const all = new Uint8Array(stream.reduce((a, s) => a + s.length, 0))
       let o = 0
       for (const s of stream) { all.set(s, o); o += s.length }
@@ -72,7 +74,10 @@ describe('frame', () => {
         const n = cuts[k++ % cuts.length]
         for (const item of reader.push(all.subarray(p, p + n))) {
           expect(item.ok).toBe(true)
-          if (item.ok) got.push(item.frame.chunkIndex)
+          if (item.ok) {
+            got.push(item.frame.chunkIndex)
+            expect(item.frame.payload).toEqual(data.subarray(item.frame.chunkIndex * CHUNK_ELEMENTS, (item.frame.chunkIndex + 1) * CHUNK_ELEMENTS))
+          }
         }
         p += n
       }

@@ -108,6 +108,14 @@ function checkU (name: string, v: number, bits: 16 | 32): void {
  * Throws FrameError for values that cannot be framed (so a caller bug is caught at the sender).
  */
 export function encodeFrame (h: Omit<FrameHeader, 'chunkCount'>, data: Float64Array): Uint8Array {
+  return encodeChunk(h, data, 0)
+}
+
+/**
+ * Encode one chunk into a buffer that starts with `prefix` spare bytes (0, or 4 for the stream's
+ * length prefix, written here: one allocation and one copy of the payload per frame on the wire).
+ */
+function encodeChunk (h: Omit<FrameHeader, 'chunkCount'>, data: Float64Array, prefix: 0 | 4): Uint8Array {
   if (h.jobId.length !== JOB_ID_LENGTH) throw new FrameError('wrong-job', `job id must be ${JOB_ID_LENGTH} bytes`)
   if (!PHASE_RE.test(h.phase)) throw new FrameError('bad-phase', `phase '${h.phase}' must match ${PHASE_RE}`)
   checkU('step', h.step, 32); if (!Number.isInteger(h.layer) || h.layer < -32768 || h.layer > 32767) throw new FrameError('bad-shape', `layer ${h.layer} does not fit i16`)
@@ -121,8 +129,11 @@ export function encodeFrame (h: Omit<FrameHeader, 'chunkCount'>, data: Float64Ar
   const e = chunkLength(elements, h.chunkIndex)
   const start = h.chunkIndex * CHUNK_ELEMENTS
   const phase = new TextEncoder().encode(h.phase)
-  const out = new Uint8Array(FIXED_HEADER + phase.length + e * 8)
-  const dv = new DataView(out.buffer)
+  const length = FIXED_HEADER + phase.length + e * 8
+  const whole = new Uint8Array(prefix + length)
+  if (prefix === 4) new DataView(whole.buffer).setUint32(0, length)
+  const out = whole.subarray(prefix)
+  const dv = new DataView(whole.buffer, prefix)
   out[0] = FRAME_MAGIC_0; out[1] = FRAME_MAGIC_1; out[2] = FRAME_VERSION; out[3] = 0
   out.set(h.jobId, 4)
   dv.setUint32(12, h.step); dv.setInt16(16, h.layer); dv.setUint16(18, h.attempt); dv.setUint16(20, h.sender)
@@ -134,8 +145,21 @@ export function encodeFrame (h: Omit<FrameHeader, 'chunkCount'>, data: Float64Ar
   dv.setUint16(o, h.chunkIndex); o += 2
   dv.setUint16(o, count); o += 2
   dv.setUint32(o, e); o += 4
-  for (let i = 0; i < e; i++) dv.setFloat64(o + 8 * i, data[start + i], true)
-  return out
+  copyLittleEndian(data, start, e, out, o)
+  return whole
+}
+
+/** The host stores float64 little-endian (every platform Node runs on today): payloads are plain byte copies. */
+const HOST_LE = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f
+
+/** Writes `count` float64 of `data` from `start` into `out` at byte `o`, little-endian. */
+function copyLittleEndian (data: Float64Array, start: number, count: number, out: Uint8Array, o: number): void {
+  if (HOST_LE) {
+    out.set(new Uint8Array(data.buffer, data.byteOffset + start * 8, count * 8), o)
+    return
+  }
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength)
+  for (let i = 0; i < count; i++) dv.setFloat64(o + 8 * i, data[start + i], true)
 }
 
 /** All chunks of one payload, in order. */
@@ -143,6 +167,14 @@ export function encodeFrames (h: Omit<FrameHeader, 'chunkCount' | 'chunkIndex'>,
   const count = chunkCountFor(h.rows * h.cols)
   const out: Uint8Array[] = []
   for (let i = 0; i < count; i++) out.push(encodeFrame({ ...h, chunkIndex: i }, data))
+  return out
+}
+
+/** All chunks of one payload, in order, each already preceded by its stream length prefix (= `encodeFrames(…).map(lengthPrefixed)`). */
+export function encodePrefixedFrames (h: Omit<FrameHeader, 'chunkCount' | 'chunkIndex'>, data: Float64Array): Uint8Array[] {
+  const count = chunkCountFor(h.rows * h.cols)
+  const out: Uint8Array[] = []
+  for (let i = 0; i < count; i++) out.push(encodeChunk({ ...h, chunkIndex: i }, data, 4))
   return out
 }
 
@@ -192,10 +224,11 @@ export function decodeFrame (bytes: Uint8Array, limits: Readonly<FrameLimits> = 
   if (rest < e * 8) throw new FrameError('truncated', `payload of ${rest} bytes, expected ${e * 8}`)
   if (rest > e * 8) throw new FrameError('trailing-bytes', `${rest - e * 8} bytes after the payload`)
   const payload = new Float64Array(e)
+  if (HOST_LE) new Uint8Array(payload.buffer).set(bytes.subarray(o, o + e * 8))
+  else for (let i = 0; i < e; i++) payload[i] = dv.getFloat64(o + 8 * i, true)
   for (let i = 0; i < e; i++) {
-    const v = dv.getFloat64(o + 8 * i, true)
-    if (!Number.isFinite(v)) throw new FrameError('not-finite', `payload element ${chunkIndex * CHUNK_ELEMENTS + i} is ${v}`)
-    payload[i] = v
+    // x − x is 0 for every finite x and NaN for NaN and ±Infinity.
+    if (payload[i] - payload[i] !== 0) throw new FrameError('not-finite', `payload element ${chunkIndex * CHUNK_ELEMENTS + i} is ${payload[i]}`)
   }
   return { jobId, step, layer, attempt, sender, phase, rows, cols, chunkIndex, chunkCount, payload }
 }
@@ -241,6 +274,15 @@ export class FrameReader {
     const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray()
     let i = 0
     while (i < bytes.length) {
+      // A whole frame inside this chunk, with nothing held: decode it where it lies (no copy).
+      if (this.len === 0 && bytes.length - i >= 4) {
+        const fl = ((bytes[i] << 24) >>> 0) + (bytes[i + 1] << 16) + (bytes[i + 2] << 8) + bytes[i + 3]
+        if (fl > 0 && fl <= this.maxFrameLength && bytes.length - i - 4 >= fl) {
+          out.push(this.decode(bytes.subarray(i + 4, i + 4 + fl)))
+          i += 4 + fl
+          continue
+        }
+      }
       // Fill the length prefix, then the frame, never past the fixed buffer.
       const need = this.len < 4 ? 4 : 4 + this.frameLength()
       const take = Math.min(need - this.len, bytes.length - i)
@@ -256,15 +298,19 @@ export class FrameReader {
           return out
         }
       } else if (this.len > 4 && this.len === 4 + this.frameLength()) {
-        try {
-          out.push({ ok: true, frame: decodeFrame(this.buf.subarray(4, this.len), this.limits, this.expectJob) })
-        } catch (err) {
-          out.push({ ok: false, error: err instanceof FrameError ? err : new FrameError('bad-length', String(err)) })
-        }
+        out.push(this.decode(this.buf.subarray(4, this.len)))
         this.len = 0
       }
     }
     return out
+  }
+
+  private decode (frame: Uint8Array): ReadItem {
+    try {
+      return { ok: true, frame: decodeFrame(frame, this.limits, this.expectJob) }
+    } catch (err) {
+      return { ok: false, error: err instanceof FrameError ? err : new FrameError('bad-length', String(err)) }
+    }
   }
 
   private frameLength (): number {

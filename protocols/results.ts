@@ -26,7 +26,7 @@ import { isAuditPhase, type Collected, type CollectPolicy, type Exchange, type R
 import { decideCollect, LatenessEstimator, type Arrival } from '../training/collect.ts'
 import type { Matrix } from '../codes/matrix.ts'
 import {
-  DEFAULT_FRAME_LIMITS, FrameReader, encodeFrames, lengthPrefixed, type Frame, type FrameLimits
+  DEFAULT_FRAME_LIMITS, FrameReader, encodePrefixedFrames, type Frame, type FrameLimits
 } from './frame.ts'
 import { RemoteWriter } from './results-writer.ts'
 import { Inbox, usableResults, type Round } from './results-inbox.ts'
@@ -288,8 +288,7 @@ export class ResultExchange implements Exchange, Startable {
     }
     const remote = targets.filter(i => i !== this.self && this.writers[i] !== undefined)
     if (remote.length === 0) return
-    const frames = encodeFrames({ jobId: this.jobId, step: key.step, layer: key.layer, phase: key.phase, attempt: key.attempt, sender: this.self, rows: payload.rows, cols: payload.cols }, payload.data)
-      .map(lengthPrefixed)
+    const frames = encodePrefixedFrames({ jobId: this.jobId, step: key.step, layer: key.layer, phase: key.phase, attempt: key.attempt, sender: this.self, rows: payload.rows, cols: payload.cols }, payload.data)
     for (const i of remote) this.writers[i].enqueue(frames)
   }
 
