@@ -37,8 +37,16 @@ export function batchOf (split: Split, inputSize: number, indices: ArrayLike<num
     const s = indices[b]
     if (!(s >= 0 && s < split.count)) throw new RangeError(`sample ${s} out of ${split.count}`)
     labels[b] = split.y[s]
-    const off = s * inputSize
-    for (let i = 0; i < inputSize; i++) x.data[i * B + b] = split.x[off + i]
+    copyToColumn(x.data, B, b, split.x, s * inputSize, inputSize)
   }
   return { x, labels }
+}
+
+/**
+ * dst[i·stride + col] = src[off + i] for i < n. Its own function so V8 optimises it once and for
+ * all: as the inner loop of batchOf it was compiled on-stack at every batch and deoptimised at
+ * its exit (V8's "exit from OSR'd inner loop"), a recompilation per step on every peer.
+ */
+function copyToColumn (dst: Float64Array, stride: number, col: number, src: ArrayLike<number>, off: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[i * stride + col] = src[off + i]
 }

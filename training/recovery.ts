@@ -142,12 +142,14 @@ export function auditVector (seed: number, step: number, attempt: number, layer:
 /** out[i] = Σ_j a[i, j] · r[j], appended at `into[offset…]`. */
 export function matVecInto (a: Matrix, r: Float64Array, into: Float64Array, offset: number): void {
   const { rows, cols, data } = a
-  for (let i = 0; i < rows; i++) {
-    let s = 0
-    const o = i * cols
-    for (let j = 0; j < cols; j++) s += data[o + j] * r[j]
-    into[offset + i] = s
-  }
+  for (let i = 0; i < rows; i++) into[offset + i] = dotAt(data, i * cols, r, cols)
+}
+
+/** Σ_j data[o + j]·r[j], j < n (a function of its own: optimised once, not on-stack per call). */
+function dotAt (data: Float64Array, o: number, r: Float64Array, n: number): number {
+  let s = 0
+  for (let j = 0; j < n; j++) s += data[o + j] * r[j]
+  return s
 }
 
 /** ‖a − b‖ / max(‖b‖, 1e-300) on plain vectors; NaN anywhere counts as Infinity. */

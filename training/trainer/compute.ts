@@ -151,13 +151,19 @@ export async function forwardBackward (ctx: TrainerContext, x: Matrix, labels: A
  */
 export function auditSaltOf (v: Matrix): number {
   const n = Math.min(v.data.length, 64)
-  let max = 0
-  for (let i = 0; i < v.data.length; i++) max = Math.max(max, Math.abs(v.data[i]))
+  const max = maxAbs(v.data)
   if (!(max > 0) || !Number.isFinite(max)) return 0
   const q = max / 65536
   const cells: number[] = []
   for (let i = 0; i < n; i++) cells.push(Math.round(v.data[i] / q))
   return hashSeed('audit-salt', ...cells)
+}
+
+/** max |x_i| (NaN when any is NaN); a loop of its own, so it is optimised once rather than on-stack per call. */
+function maxAbs (x: Float64Array): number {
+  let max = 0
+  for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]))
+  return max
 }
 
 function rowSums (d: Matrix): Float64Array {
