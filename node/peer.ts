@@ -9,7 +9,7 @@
 import { networkInterfaces } from 'node:os'
 import { readFile } from 'node:fs/promises'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
+import { corkedTcp } from './tcp-corked.ts'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
@@ -106,7 +106,7 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
     // its noise sessions use codenet's ChaCha20-Poly1305 (node/noise-crypto.ts: one key object
     // per session key instead of one per message, which walked the JS stack each time). yamux keeps
     // its defaults: its initial window is fixed by the spec and grows by itself to 16 MiB.
-    transports: open ? [...quicTransports(), tcp()] : [tcp()],
+    transports: open ? [...quicTransports(), corkedTcp()] : [corkedTcp()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery: discovery,
