@@ -113,6 +113,8 @@ export interface LatenessOptions {
  */
 export class LatenessEstimator {
   private readonly samples = new Map<string, number[]>()
+  /** Each phase's grace since its last sample: collect asks at every arrival, samples come once a round. */
+  private readonly grace = new Map<string, number>()
   private readonly k: number
   private readonly initialMs: number
   private readonly minMs: number
@@ -132,10 +134,16 @@ export class LatenessEstimator {
     if (s === undefined) { s = []; this.samples.set(phase, s) }
     s.push(ms)
     if (s.length > this.history) s.shift()
+    this.grace.delete(phase)
   }
 
   graceMs (phase: string): number {
-    return adaptiveGrace(this.samples.get(phase) ?? [], this.k, this.minMs, this.maxMs, this.initialMs)
+    let g = this.grace.get(phase)
+    if (g === undefined) {
+      g = adaptiveGrace(this.samples.get(phase) ?? [], this.k, this.minMs, this.maxMs, this.initialMs)
+      this.grace.set(phase, g)
+    }
+    return g
   }
 
   /** The current grace of every phase seen (for status). */
