@@ -7,17 +7,10 @@ if (major < 22) {
   process.exit(1)
 }
 
-// A step allocates tens of MB of typed arrays (results in and out, frames, the layers' maths)
-// that die within a step or two. V8 by default starts a full mark-compact every time its
-// "external" (ArrayBuffer) memory grows 64 MB past the last one: every second step on a peer, and
-// on two cores the concurrent marking took ~40 % of all CPU (perf, six peers). Counting that
-// memory in the heap's global limit instead lets the cheap young-generation collections free it
-// and cut a testnet's CPU per step by a third (docs/performance.md, "Garbage collection").
-// The flag exists from V8 13 (Node 24); older V8s would print an error for it.
-if (Number(process.versions.v8.split('.')[0]) >= 13) {
-  const { setFlagsFromString } = await import('node:v8')
-  setFlagsFromString('--external-memory-accounted-in-global-limit')
-}
+// Before anything allocates: V8's collector tuned for peers' short-lived typed arrays
+// (node/v8-tuning.ts says why).
+const { tuneV8 } = await import('../node/v8-tuning.ts')
+tuneV8()
 
 // Whatever escapes a command (an error thrown from a callback, a rejected promise nobody
 // awaited, a module that fails to load): one line `codenet <cmd>: <name>: <message>` and exit 1,

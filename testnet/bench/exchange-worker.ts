@@ -27,6 +27,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createHost, type CodenetHost } from '../../node/peer.ts'
 import { ResultExchange } from '../../protocols/results.ts'
 import { encodeFrames, FrameReader, lengthPrefixed } from '../../protocols/frame.ts'
+import { tuneV8 } from '../../node/v8-tuning.ts'
 import { Inbox } from '../../protocols/results-inbox.ts'
 import { matrix, type Matrix } from '../../codes/matrix.ts'
 import type { RoundKey } from '../../training/exchange.ts'
@@ -319,6 +320,7 @@ class BenchWorker {
 function send (msg: FromWorker): void { process.send?.(msg) }
 
 if (process.send !== undefined) {
+  tuneV8() // as in a codenet peer process (testnet/bin.js)
   // The parent names the transports as the one argument: 'tcp', 'quic' or 'tcp,quic'.
   const transports = (process.argv[2] ?? 'tcp').split(',').filter((t): t is HostTransport => (HOST_TRANSPORTS as readonly string[]).includes(t))
   const worker = new BenchWorker(transports)
