@@ -123,12 +123,14 @@ export function frobeniusNorm (a: Matrix | Float64Array): number {
   return scaleV * Math.sqrt(ssq)
 }
 
+/** max |a_ij|, 0 when empty; NaN when any entry is NaN. */
 export function maxAbs (a: Matrix | Float64Array): number {
   const d = a instanceof Float64Array ? a : a.data
   let m = 0
   for (let i = 0; i < d.length; i++) {
     const v = Math.abs(d[i])
-    if (!(v <= m)) m = v // NaN propagates as NaN
+    if (v > m) m = v
+    else if (v !== v) return NaN // a later entry must not overwrite it
   }
   return m
 }

@@ -3,7 +3,7 @@
  * own shard, exchange, decode), the forward and backward passes built on them, and the
  * in-place update of the coded shards.
  */
-import { clone, type Matrix, padTo, rowSlice, zeros } from '../../codes/matrix.ts'
+import { axpy, clone, type Matrix, maxAbs, padTo, rowSlice, scale, zeros } from '../../codes/matrix.ts'
 import type { DecodeResult, Phase } from '../../codes/scheme.ts'
 import { activationRule } from '../activations.ts'
 import { softmaxCrossEntropy } from '../loss.ts'
@@ -159,28 +159,10 @@ export function auditSaltOf (v: Matrix): number {
   return hashSeed('audit-salt', ...cells)
 }
 
-/** max |x_i| (NaN when any is NaN); a loop of its own, so it is optimised once rather than on-stack per call. */
-function maxAbs (x: Float64Array): number {
-  let max = 0
-  for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]))
-  return max
-}
-
 function rowSums (d: Matrix): Float64Array {
   const out = new Float64Array(d.rows)
   for (let r = 0; r < d.rows; r++) { let s = 0; for (let c = 0; c < d.cols; c++) s += d.data[r * d.cols + c]; out[r] = s }
   return out
-}
-
-// The update's two passes over the whole shard, as functions of their own: inside applyUpdates'
-// closure (run once a step) V8 compiled each loop on-stack anew at every step.
-function scaleInPlace (v: Float64Array, mu: number): void {
-  for (let i = 0; i < v.length; i++) v[i] *= mu
-}
-
-/** w ← w − lr·v, entry by entry (the same rounding as before: one product, one difference). */
-function subtractScaled (w: Float64Array, lr: number, v: Float64Array): void {
-  for (let i = 0; i < w.length; i++) w[i] -= lr * v[i]
 }
 
 /**
@@ -198,9 +180,12 @@ export function applyUpdates (ctx: TrainerContext, deltas: readonly Matrix[], in
       const xP = padTo(inputs[l], geo.padded[l].cols, inputs[l].cols)
       const g = rowSums(deltas[l])
       if (mu > 0) {
-        scaleInPlace(st.velocity.data, mu)
+        // The two passes over the whole shard go through codes/matrix.ts rather than loops in
+        // this closure (run once a step), which V8 compiled on-stack anew at every step. Same
+        // rounding as w −= lr·v: (−lr)·v is −(lr·v) exactly, and w + (−x) is w − x.
+        scale(st.velocity, mu, st.velocity)
         scheme.applyUpdate(st.velocity, dP, xP, -1, self)
-        subtractScaled(st.shard.data, lr, st.velocity.data)
+        axpy(-lr, st.velocity, st.shard)
         for (let r = 0; r < g.length; r++) { st.biasVelocity[r] = mu * st.biasVelocity[r] + g[r]; st.bias[r] -= lr * st.biasVelocity[r] }
       } else {
         scheme.applyUpdate(st.shard, dP, xP, lr, self)
