@@ -31,6 +31,7 @@
  * either broken or hostile, and a non-finite value would poison every decode it enters.
  */
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { readFloat64LE, writeFloat64LE } from '../training/float64-le.ts'
 
 export const FRAME_MAGIC_0 = 0x43
 export const FRAME_MAGIC_1 = 0x4e
@@ -145,36 +146,24 @@ function encodeChunk (h: Omit<FrameHeader, 'chunkCount'>, data: Float64Array, pr
   dv.setUint16(o, h.chunkIndex); o += 2
   dv.setUint16(o, count); o += 2
   dv.setUint32(o, e); o += 4
-  copyLittleEndian(data, start, e, out, o)
+  writeFloat64LE(data, start, e, out, o)
   return whole
-}
-
-/** The host stores float64 little-endian (every platform Node runs on today): payloads are plain byte copies. */
-const HOST_LE = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f
-
-/** Writes `count` float64 of `data` from `start` into `out` at byte `o`, little-endian. */
-function copyLittleEndian (data: Float64Array, start: number, count: number, out: Uint8Array, o: number): void {
-  if (HOST_LE) {
-    out.set(new Uint8Array(data.buffer, data.byteOffset + start * 8, count * 8), o)
-    return
-  }
-  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength)
-  for (let i = 0; i < count; i++) dv.setFloat64(o + 8 * i, data[start + i], true)
 }
 
 /** All chunks of one payload, in order. */
 export function encodeFrames (h: Omit<FrameHeader, 'chunkCount' | 'chunkIndex'>, data: Float64Array): Uint8Array[] {
-  const count = chunkCountFor(h.rows * h.cols)
-  const out: Uint8Array[] = []
-  for (let i = 0; i < count; i++) out.push(encodeFrame({ ...h, chunkIndex: i }, data))
-  return out
+  return encodeChunks(h, data, 0)
 }
 
 /** All chunks of one payload, in order, each already preceded by its stream length prefix (= `encodeFrames(…).map(lengthPrefixed)`). */
 export function encodePrefixedFrames (h: Omit<FrameHeader, 'chunkCount' | 'chunkIndex'>, data: Float64Array): Uint8Array[] {
+  return encodeChunks(h, data, 4)
+}
+
+function encodeChunks (h: Omit<FrameHeader, 'chunkCount' | 'chunkIndex'>, data: Float64Array, prefix: 0 | 4): Uint8Array[] {
   const count = chunkCountFor(h.rows * h.cols)
   const out: Uint8Array[] = []
-  for (let i = 0; i < count; i++) out.push(encodeChunk({ ...h, chunkIndex: i }, data, 4))
+  for (let i = 0; i < count; i++) out.push(encodeChunk({ ...h, chunkIndex: i }, data, prefix))
   return out
 }
 
@@ -223,9 +212,7 @@ export function decodeFrame (bytes: Uint8Array, limits: Readonly<FrameLimits> = 
   const rest = bytes.length - o
   if (rest < e * 8) throw new FrameError('truncated', `payload of ${rest} bytes, expected ${e * 8}`)
   if (rest > e * 8) throw new FrameError('trailing-bytes', `${rest - e * 8} bytes after the payload`)
-  const payload = new Float64Array(e)
-  if (HOST_LE) new Uint8Array(payload.buffer).set(bytes.subarray(o, o + e * 8))
-  else for (let i = 0; i < e; i++) payload[i] = dv.getFloat64(o + 8 * i, true)
+  const payload = readFloat64LE(bytes, o, e)
   for (let i = 0; i < e; i++) {
     // x − x is 0 for every finite x and NaN for NaN and ±Infinity.
     if (payload[i] - payload[i] !== 0) throw new FrameError('not-finite', `payload element ${chunkIndex * CHUNK_ELEMENTS + i} is ${payload[i]}`)
@@ -276,7 +263,7 @@ export class FrameReader {
     while (i < bytes.length) {
       // A whole frame inside this chunk, with nothing held: decode it where it lies (no copy).
       if (this.len === 0 && bytes.length - i >= 4) {
-        const fl = ((bytes[i] << 24) >>> 0) + (bytes[i + 1] << 16) + (bytes[i + 2] << 8) + bytes[i + 3]
+        const fl = u32At(bytes, i)
         if (fl > 0 && fl <= this.maxFrameLength && bytes.length - i - 4 >= fl) {
           out.push(this.decode(bytes.subarray(i + 4, i + 4 + fl)))
           i += 4 + fl
@@ -314,6 +301,11 @@ export class FrameReader {
   }
 
   private frameLength (): number {
-    return ((this.buf[0] << 24) >>> 0) + (this.buf[1] << 16) + (this.buf[2] << 8) + this.buf[3]
+    return u32At(this.buf, 0)
   }
+}
+
+/** The big-endian u32 at bytes[i…i+3] (a length prefix). */
+function u32At (bytes: Uint8Array, i: number): number {
+  return ((bytes[i] << 24) >>> 0) + (bytes[i + 1] << 16) + (bytes[i + 2] << 8) + bytes[i + 3]
 }

@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Matrix } from '../codes/matrix.ts'
+import { writeFloat64LE } from './float64-le.ts'
 import { LIMITS } from './limits.ts'
 
 export const CHECKPOINT_VERSION = 1
@@ -86,20 +87,12 @@ export function serializeCheckpoint (c: Checkpoint): Uint8Array {
   let off = bodyStart
   for (const l of c.layers) {
     for (const arr of [l.shard.data, l.velocity.data, l.bias, l.biasVelocity]) {
-      writeFloat64LE(out, dv, off, arr)
+      writeFloat64LE(arr, 0, arr.length, out, off)
       off += arr.length * 8
     }
   }
   out.set(createHash('sha256').update(out.subarray(0, off)).digest(), off)
   return out
-}
-
-/** The host stores float64 little-endian, as the format does: the body is then plain byte copies. */
-const HOST_LE = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f
-
-function writeFloat64LE (out: Uint8Array, dv: DataView, off: number, arr: Float64Array): void {
-  if (HOST_LE) out.set(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength), off)
-  else for (let i = 0; i < arr.length; i++) dv.setFloat64(off + 8 * i, arr[i], true)
 }
 
 /** What the reader knows the checkpoint must be: checked on top of the format's own ranges. */

@@ -1,0 +1,28 @@
+/**
+ * float64 arrays to and from little-endian bytes, the byte order of codenet's wire frames and
+ * checkpoint files. On a little-endian host (every platform Node runs on today) both are plain
+ * byte copies; elsewhere they go value by value through a DataView.
+ */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f
+
+/** Writes `count` float64 of `data` from index `start` into `out` at byte `offset`, little-endian. */
+export function writeFloat64LE (data: Float64Array, start: number, count: number, out: Uint8Array, offset: number): void {
+  if (HOST_LITTLE_ENDIAN) {
+    out.set(new Uint8Array(data.buffer, data.byteOffset + start * 8, count * 8), offset)
+    return
+  }
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength)
+  for (let i = 0; i < count; i++) dv.setFloat64(offset + 8 * i, data[start + i], true)
+}
+
+/** `count` float64 read little-endian from `bytes` at byte `offset` (a new array). */
+export function readFloat64LE (bytes: Uint8Array, offset: number, count: number): Float64Array {
+  const out = new Float64Array(count)
+  if (HOST_LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(bytes.subarray(offset, offset + count * 8))
+    return out
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  for (let i = 0; i < count; i++) out[i] = dv.getFloat64(offset + 8 * i, true)
+  return out
+}
