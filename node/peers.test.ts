@@ -38,4 +38,21 @@ describe(`${P} codenet peer processes on loopback`, () => {
       expect(Math.abs(r.summary.testAccuracy - s.testAccuracy)).toBeLessThan(1e-12)
     }
   }, 120_000)
+
+  it('at a soft-error rate that rolls back every other step, finish with the clean model, as simulate does', async () => {
+    // 3 % at every site: simulate rolls back 16 times in these 30 steps. Peers that speculate
+    // on the next step while a vote is pending must not take that for the network moving on.
+    const dir = tempDir('codenet-peers-errors-')
+    const job = writeJob(dir, [...jobFlags(30), '--model', '256-128-64-4', '--batch', '64', '--error-rate', '0.03'])
+    const { peers } = await net.start(dir, job)
+    const results = await finish(peers)
+    const sim = await simulate({ config: parseJobSpec(readFileSync(job, 'utf8')).config })
+    expect(sim.summary.rollbacks).toBeGreaterThan(5)
+    for (const r of results) {
+      expect(r.summary.steps).toBe(30)
+      expect(r.summary.rollbacks).toBeGreaterThan(0)
+      // Every accepted step is the clean step: the same model as simulate's whatever the retries.
+      expect(weightsDistance(r.weights, exportWeights(sim.model))).toBeLessThan(1e-9)
+    }
+  }, 180_000)
 })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { decideAudit, decideStep, hasQuorum, rateLimit, ROLLBACKS_PER_CAUSE } from './agree.ts'
-import { networkPosition } from './resync.ts'
+import { decideAudit, decideStep, faultTolerance, hasQuorum, quarantineLimit, rateLimit, ROLLBACKS_PER_CAUSE } from './agree.ts'
+import { createScheme } from '../../codes/index.ts'
+import { isElsewhere, networkPosition } from './resync.ts'
 import { emptyAuditVerdict, type Verdict } from '../recovery.ts'
 
 const vote = (uncorrectable: boolean, flagged: number[] = []): Verdict => ({ uncorrectable, flagged: new Set(flagged) })
@@ -73,11 +74,34 @@ describe('quorum decisions (f = 1, P = 6)', () => {
   })
 })
 
+describe('the quarantine limit', () => {
+  it('leaves the rest able to correct one error: PolyDot may quarantine f, replication r = 3 none', () => {
+    const polydot = createScheme({ kind: 'polydot', peers: 6, m: 2, n: 1 })
+    expect(quarantineLimit(polydot, 'probabilistic')).toBe(faultTolerance(polydot))
+    expect(quarantineLimit(polydot, 'probabilistic')).toBeGreaterThan(0)
+    // One replica out leaves its block two copies: they detect, they cannot correct.
+    const rep3 = createScheme({ kind: 'replication', peers: 6, replicas: 3 })
+    expect(faultTolerance(rep3)).toBe(2)
+    expect(quarantineLimit(rep3, 'probabilistic')).toBe(0)
+    const rep4 = createScheme({ kind: 'replication', peers: 8, replicas: 4 })
+    expect(quarantineLimit(rep4, 'probabilistic')).toBe(1)
+    expect(quarantineLimit(createScheme({ kind: 'uncoded', peers: 4 }), 'probabilistic')).toBe(0)
+  })
+})
+
 describe('the network position', () => {
   const at = (step: number, attempt: number, seq: number) => ({ step, attempt, seq })
   it('is the median of the others heard since a point, and needs half of them', () => {
     expect(networkPosition([null, at(5, 0, 3), at(5, 0, 4), at(4, 0, 5), null], 0, 0)).toEqual({ step: 5, attempt: 0 })
     expect(networkPosition([null, at(5, 0, 1), at(5, 0, 2), null, null], 0, 1)).toBeNull()
+  })
+  it('one step ahead at the same attempt is speculation, not elsewhere; another attempt or further is', () => {
+    expect(isElsewhere({ step: 8, attempt: 3 }, { step: 8, attempt: 3 })).toBe(false)
+    expect(isElsewhere({ step: 8, attempt: 3 }, { step: 9, attempt: 3 })).toBe(false)
+    expect(isElsewhere({ step: 8, attempt: 3 }, { step: 10, attempt: 3 })).toBe(true)
+    expect(isElsewhere({ step: 8, attempt: 3 }, { step: 7, attempt: 3 })).toBe(true)
+    expect(isElsewhere({ step: 8, attempt: 3 }, { step: 9, attempt: 4 })).toBe(true)
+    expect(isElsewhere({ step: 8, attempt: 3 }, { step: 8, attempt: 4 })).toBe(true)
   })
   it('counting the peer itself, both halves of an even split pick the same side', () => {
     const ps = [at(9, 2, 9), at(9, 2, 9), at(9, 2, 9), at(12, 1, 9), at(12, 1, 9), at(12, 1, 9)]

@@ -27,6 +27,19 @@ export function faultTolerance (scheme: CodeScheme): number {
   return Math.max(0, Math.floor((scheme.peers - q) / 2))
 }
 
+/**
+ * The most peers a quarantine may leave out: their results become erasures, and the rest must
+ * still correct one wrong result in every phase, or the next soft error among them is a
+ * rollback nobody can repair (the quarantined copy was the tie-break). Replication with r = 3
+ * leaves a block with two copies once one is out: they detect but cannot correct, so it never
+ * quarantines. At most f.
+ */
+export function quarantineLimit (scheme: CodeScheme, mode: 'probabilistic' | 'adversarial'): number {
+  let k = faultTolerance(scheme)
+  while (k > 0 && !(['forward', 'backward'] as const).every(ph => scheme.correctable(ph, scheme.peers - k)[mode] >= 1)) k--
+  return k
+}
+
 export interface StepDecision {
   rollback: boolean
   /** Peers that f + 1 of the voters who could not decode suspected: the rollback's cause. */
@@ -81,11 +94,12 @@ export const QUARANTINE_STEPS = 20
  * Rate-limits rollbacks per cause: records this rollback against its cause (the suspects),
  * and when the same suspects have forced ROLLBACKS_PER_CAUSE rollbacks within the window,
  * returns them to quarantine (every peer decides alike: the votes are the same). A rollback
- * without suspects (nobody to blame: lost results), or with more than f (then it is not a few
- * faulty peers, and leaving them out would leave too few), is not limited; the stall limit remains.
+ * without suspects (nobody to blame: lost results), or with more than `limit` (quarantineLimit:
+ * then it is not a few faulty peers, and leaving them out would leave too few to correct), is
+ * not limited; the stall limit remains.
  */
-export function rateLimit (causes: Map<string, number[]>, suspects: ReadonlySet<number>, step: number, f: number): Set<number> | null {
-  if (suspects.size === 0 || suspects.size > f) return null
+export function rateLimit (causes: Map<string, number[]>, suspects: ReadonlySet<number>, step: number, limit: number): Set<number> | null {
+  if (suspects.size === 0 || suspects.size > limit) return null
   const cause = [...suspects].sort((a, b) => a - b).join(',')
   const recent = (causes.get(cause) ?? []).filter(s => s > step - ROLLBACK_WINDOW)
   recent.push(step)

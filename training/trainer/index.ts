@@ -67,7 +67,7 @@ import { trainerStatus } from './report.ts'
 import { createClock, createPolicies, runRound } from './rounds.ts'
 import { geometryOf, initialState, restoreState, snapshot } from './state.ts'
 import { isDone, runStep, type StepPlan } from './step.ts'
-import { faultTolerance } from './agree.ts'
+import { faultTolerance, quarantineLimit } from './agree.ts'
 import { moveTo } from './resync.ts'
 import { TrainerError, type PeerTrainer, type PeerTrainerOptions } from './types.ts'
 import { decodedWeights, decodeModelFrom } from './weights.ts'
@@ -90,7 +90,7 @@ export function createPeerTrainer (opts: PeerTrainerOptions): PeerTrainer {
 
   const order = new BatchOrder(config.seed, dataset.train.count, config.batch)
   const totalSteps = totalStepsOf(config, order.stepsPerEpoch)
-  const plan: StepPlan = { dataset, order, totalSteps, maxRollbacks: opts.maxConsecutiveRollbacks ?? 50, faultTolerance: faultTolerance(scheme) }
+  const plan: StepPlan = { dataset, order, totalSteps, maxRollbacks: opts.maxConsecutiveRollbacks ?? 50, faultTolerance: faultTolerance(scheme), quarantineLimit: quarantineLimit(scheme, config.errorModel) }
   const geo = geometryOf(config, scheme)
   const state = initialState(config, scheme, self, geo)
   const clock = createClock()

@@ -43,6 +43,20 @@ export function networkPosition (positions: ReadonlyArray<PeerPosition | null>, 
 }
 
 /**
+ * Whether the network's position says this peer must move. Not when it is here, and not when it
+ * is one step ahead at this attempt: that is where speculation puts the others — they published
+ * the next step's first round before this step's vote settled. The vote decides then (a
+ * rollback brings them back here; going on flags this peer and its audit repairs it); moving
+ * would leave this peer alone at a step the network may be about to abandon, and with it the
+ * decodes of the rest one member short — at a high rollback rate, the start of a split that
+ * never heals.
+ */
+export function isElsewhere (mine: Position, net: Position): boolean {
+  if (net.attempt !== mine.attempt) return true
+  return net.step !== mine.step && net.step !== mine.step + 1
+}
+
+/**
  * After this peer's step failed (heard counter `since` taken when it began): move to where
  * the others are, if that is elsewhere. Returns where it was and where it went, or null.
  */
@@ -51,7 +65,7 @@ export function resyncAfterFailure (ctx: TrainerContext, totalSteps: number, sin
   const mine = { step: state.step, attempt: state.attempt }
   const net = networkPosition(exchange.positions(), ctx.self, Math.max(since, state.heardSince), mine)
   if (net === null) return null
-  if (net.attempt === mine.attempt && net.step === mine.step) return null
+  if (!isElsewhere(mine, net)) return null
   if (rejoinVerified(ctx, mine, net)) return { from: mine, to: { step: state.step, attempt: state.attempt }, verified: true }
   // Never further ahead than RESYNC_WINDOW in one move: the median is sound with at most f
   // liars, and this bounds what more liars than that could do with one frame.

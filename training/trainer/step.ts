@@ -36,6 +36,8 @@ export interface StepPlan {
   maxRollbacks: number
   /** f of the quorum rule (agree.ts). */
   faultTolerance: number
+  /** The most suspects a rate-limited cause may put in quarantine (agree.ts quarantineLimit). */
+  quarantineLimit: number
 }
 
 /** Training is over once every step ran and the last one's agreement is settled. */
@@ -61,7 +63,7 @@ export async function runStep (ctx: TrainerContext, plan: StepPlan): Promise<Ste
     recordDecision(report, pending.step, d)
     state.pending = null
     if (d.rollback) {
-      const q = rateLimit(state.rollbackCauses, d.suspects, pending.step, plan.faultTolerance)
+      const q = rateLimit(state.rollbackCauses, d.suspects, pending.step, plan.quarantineLimit)
       rollback(ctx, report, plan.maxRollbacks)
       if (q !== null) {
         state.quarantine = { peers: q, untilStep: state.step + QUARANTINE_STEPS }
