@@ -195,7 +195,7 @@ ${TRAINING_OPTIONS_HELP}`,
   {
     name: 'bench',
     summary: 'benchmarks, each a ratio against its baseline measured in the same run',
-    usage: `codenet bench gemm|codes|exchange|step|scaling [--json FILE] [--quick] [options]
+    usage: `codenet bench gemm|codes|exchange|step|scaling|paper [--json FILE] [--quick] [options]
 
   gemm       GFLOP/s of the WASM SIMD and JS kernels beside single-thread OpenBLAS (numpy, when
              python3 has it) and ml-matrix, interleaved; target ≥ 0.30× OpenBLAS median
@@ -211,6 +211,12 @@ ${TRAINING_OPTIONS_HELP}`,
              default model) and against width W of a W-W-10 model on synthetic data (--widths
              128,256,512,1024,2048, --width-peers 6, --width-steps 40), beside the expected growth;
              --peers none or --widths none skips that axis; --batch B (16); --svg FILE plots both
+  paper      codenet vs replication (r = 3: the same storage per peer) vs uncoded on a local testnet
+             at soft-error rates 0, 1e-3, 1e-2, 5e-2 (gaussian) and 1e-2 (bit flips), one run at a
+             time, each also in simulate for 'silent': time to the clean accuracy, rollbacks,
+             repairs, bytes; --svg DIR plots accuracy against wall time per error kind; --peers P
+             (6), --seed S (1), --steps N (the recipe's run), --strategy a,b; --quick: 60 steps, ε 0
+             and 1e-2
   --json F   also write the figures as JSON
   --quick    small shapes and few repeats (a smoke run, not the official figure)
 

@@ -212,6 +212,26 @@ export function networkPoint (statuses: ReadonlyArray<PeerStatus | null>, t: num
   }
 }
 
+/**
+ * The run over time, as the launcher saw it (in `--json` only): the network's step at each poll,
+ * the test accuracy of each verified checkpoint it scored, and the rollbacks it counted, all in
+ * ms since the start. What `bench paper` plots.
+ */
+export interface TestnetTrace {
+  steps: Array<{ t: number, step: number }>
+  accuracy: AccuracyPoint[]
+  rollbacks: Array<{ t: number, step: number | null, count: number }>
+}
+
+/** The trace of a monitor view. */
+export function traceOf (view: MonitorView): TestnetTrace {
+  return {
+    steps: view.series.map(p => ({ t: p.t, step: p.step })),
+    accuracy: view.accuracy.map(a => ({ ...a })),
+    rollbacks: view.events.filter(e => e.type === 'rollback').map(e => ({ t: e.t, step: e.step, count: e.count }))
+  }
+}
+
 export interface TestnetSummary {
   strategy: string
   peers: number

@@ -4,7 +4,9 @@
  * busy machine too. The benchmark modules are loaded only when asked for.
  * `exchange` also takes `--peers P`, `--transport tcp|quic|tcp,quic`, `--only libp2p|raw` and
  * `--cpu-prof DIR`. `step` and `scaling` (testnet vs simulate CPU per step; growth with P and
- * width) take their own flags: testnet/bench/step-cli.ts.
+ * width) take their own flags: testnet/bench/step-cli.ts. `paper` (codenet against replication and
+ * uncoded on the testnet, testnet/bench/paper.ts) takes --peers, --seed, --steps, --strategy
+ * (a comma list) and --svg DIR.
  */
 import { describeCommand, parseFlags, UsageError, type Command, type CommandContext } from '../cli.ts'
 import type { HostTransport } from '../bench/exchange-worker.ts'
@@ -13,7 +15,7 @@ import type { HostTransport } from '../bench/exchange-worker.ts'
 const HOST_TRANSPORTS = ['tcp', 'quic'] as const satisfies readonly HostTransport[]
 import { runStepOrScaling, STEP_FLAG_OPTIONS } from '../bench/step-cli.ts'
 
-const KINDS = ['gemm', 'codes', 'exchange', 'step', 'scaling', 'training'] as const
+const KINDS = ['gemm', 'codes', 'exchange', 'step', 'scaling', 'paper', 'training'] as const
 type Kind = typeof KINDS[number]
 
 interface ExchangeFlags {
@@ -53,6 +55,37 @@ async function runBench (kind: Kind, ctx: CommandContext, json: string | undefin
   }
 }
 
+const PAPER_FLAGS = ['json', 'quick', 'peers', 'seed', 'steps', 'strategy', 'svg']
+
+async function runPaper (ctx: CommandContext, values: Record<string, string | boolean | undefined>): Promise<number> {
+  for (const [flag, v] of Object.entries(values)) {
+    if (v !== undefined && !PAPER_FLAGS.includes(flag)) throw new UsageError(`--${flag} does not apply to \`bench paper\``)
+  }
+  const str = (k: string): string | undefined => typeof values[k] === 'string' ? values[k] : undefined
+  const int = (k: string, min: number, max: number): number | undefined => {
+    const v = str(k)
+    if (v === undefined) return undefined
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${k} must be an integer in ${min}..${max}, got '${v}'`)
+    return Number(v)
+  }
+  const peers = int('peers', 2, 32)
+  const seed = int('seed', 0, 2 ** 31)
+  const steps = int('steps', 1, 1_000_000)
+  const known = ['codenet', 'replication', 'uncoded'] as const
+  const list = str('strategy')?.split(',')
+  if (list !== undefined && (list.length === 0 || list.some(x => !(known as readonly string[]).includes(x)) || new Set(list).size !== list.length)) throw new UsageError(`--strategy must be a comma list of ${known.join(', ')}, got '${str('strategy')}'`)
+  const { runPaperBench } = await import('../bench/paper.ts')
+  const { BenchRunError } = await import('../bench/testnet-run.ts')
+  try {
+    await runPaperBench({ out: ctx.stdout, json: str('json'), quick: values.quick === true, svgDir: str('svg'), peers, seed, steps, strategies: list as Array<typeof known[number]> | undefined })
+  } catch (err) {
+    if (!(err instanceof BenchRunError) && (err as Error).name !== 'ConfigError') throw err
+    ctx.stderr.write(`codenet bench paper: ${(err as Error).message}\n`)
+    return 1
+  }
+  return 0
+}
+
 export const benchCommand: Command = {
   ...describeCommand('bench'),
   run: async (ctx) => {
@@ -69,6 +102,7 @@ export const benchCommand: Command = {
     const kind = positionals[0]
     if (!(KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown benchmark '${kind}' (expected ${KINDS.join('|')})`)
     if (kind === 'step' || kind === 'scaling') return await runStepOrScaling(kind, ctx, values)
+    if (kind === 'paper') return await runPaper(ctx, values)
     for (const flag of Object.keys(STEP_FLAG_OPTIONS)) {
       if ((values as Record<string, unknown>)[flag] !== undefined) throw new UsageError(`--${flag} applies to \`bench step|scaling\` only`)
     }

@@ -31,6 +31,7 @@ import { FAULT_FLAG_OPTIONS, faultPlanFromFlags, rawFaultFlags, refuseOnTestnet,
 import { FAULT_SITES, type FaultSite } from '../../training/soft-errors.ts'
 import { FaultUsageError } from '../fault-params.ts'
 import type { TestnetSummary, PeerRow, MonitorView } from '../snapshot.ts'
+import { traceOf } from '../snapshot.ts'
 
 /**
  * Without --error-rate, every peer gets a `soft-error` fault at the start of training: this
@@ -247,7 +248,7 @@ async function run (ctx: CommandContext): Promise<number> {
     progress?.done()
     const detectedOutcome = `corrected ${summary.faults.corrected} of ${summary.faults.detected} detected faults (${summary.faults.injected} injected), ${summary.rollbacks} rollbacks, ${summary.repairs} repairs`
     ctx.stdout.write(`\ncodenet testnet: ${summary.peersFinished} peers trained ${summary.steps} steps in ${summary.wallSeconds.toFixed(1)} s; test accuracy ${(100 * summary.testAccuracy).toFixed(2)} %; ${detectedOutcome}\n${formatSummary(summary)}\n`)
-    if (values.json !== undefined) writeOrFail(values.json, `${JSON.stringify(summary, null, 2)}\n`, 'the summary')
+    if (values.json !== undefined) writeOrFail(values.json, `${JSON.stringify({ ...summary, trace: traceOf(tn.monitor) }, null, 2)}\n`, 'the summary')
     if (values['export-weights'] !== undefined) {
       const src = tn.state.peers.map(p => paths.slotWeights(p.slot)).find(f => existsSync(f))
       if (src === undefined) say('no peer wrote its weights; --export-weights skipped')

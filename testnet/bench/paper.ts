@@ -1,0 +1,267 @@
+/**
+ * `codenet bench paper`: CodeNet's claim on real peers — the accuracy–runtime trade-off of
+ * coded training against replication (the same storage per peer) and uncoded training, on the
+ * local testnet, at several soft-error rates.
+ *
+ * Every case is one `codenet testnet` run (testnet-run.ts: the CLI in a child process, its own
+ * state folder) and one `simulate` of the very job it trained, in this process: the real peers
+ * cannot know whether they accepted something wrong; the simulator, which keeps the truth, can
+ * ('silent'), and its rollback count is the one the testnet should match (the same fault draws).
+ * Runs are one after the other, never side by side, so wall times are comparable.
+ *
+ * Time to accuracy: the first moment the run's model was within ACCURACY_SLACK of the clean
+ * run's final accuracy — the launcher's scored checkpoints (trace.accuracy, mapped to the moment
+ * the network passed that step) or, failing that, the end of the run with its final accuracy.
+ */
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir, loadavg } from 'node:os'
+import { createScheme } from '../../codes/index.ts'
+import { zeros } from '../../codes/matrix.ts'
+import type { CodeScheme } from '../../codes/scheme.ts'
+import type { Strategy, TrainingConfig } from '../../training/config.ts'
+import type { ErrorKind } from '../../training/soft-errors.ts'
+import { schemeForConfig } from '../../training/strategy.ts'
+import type { TestnetSummary, TestnetTrace } from '../snapshot.ts'
+import { machineInfo, machineLine, type MachineInfo } from './machine.ts'
+import { BenchRunError, runTestnet } from './testnet-run.ts'
+
+/** One soft-error setting of the grid. */
+export interface PaperCase { kind: ErrorKind, rate: number }
+
+/** The issue's grid: gaussian at 0, 1e-3, 1e-2, 5e-2, and bit flips at 1e-2. */
+export const PAPER_CASES: readonly PaperCase[] = [
+  { kind: 'gaussian', rate: 0 }, { kind: 'gaussian', rate: 1e-3 }, { kind: 'gaussian', rate: 1e-2 }, { kind: 'gaussian', rate: 5e-2 }, { kind: 'bitflip', rate: 1e-2 }
+]
+export const QUICK_CASES: readonly PaperCase[] = [{ kind: 'gaussian', rate: 0 }, { kind: 'gaussian', rate: 1e-2 }]
+export const PAPER_STRATEGIES: readonly Strategy[] = ['codenet', 'replication', 'uncoded']
+/** Within this much of the clean run's accuracy counts as reached: 0.1 percentage points, 2 of the 2,004 MNIST test digits. */
+export const ACCURACY_SLACK = 0.001
+const QUICK_STEPS = 60
+
+export interface PaperBenchOptions {
+  out: NodeJS.WritableStream
+  json?: string
+  quick: boolean
+  /** Write paper-gaussian.svg and paper-bitflip.svg here. */
+  svgDir?: string
+  strategies?: readonly Strategy[]
+  cases?: readonly PaperCase[]
+  peers?: number
+  seed?: number
+  /** Steps of every run (default: the recipe's whole run; --quick: 60). */
+  steps?: number
+  /** Give up on one testnet run after this long (it is recorded as failed). */
+  runTimeoutMs?: number
+}
+
+/** What a strategy is, at equal storage: the fraction of every layer a peer holds, and what a round tolerates. */
+export interface StrategyFacts {
+  strategy: Strategy
+  code: string
+  storagePerPeer: number
+  /** P × storage: copies of the model the network holds. */
+  redundancy: number
+  /** Wrong results per round it corrects (worst case over phases and over which results arrive; all P in). */
+  tolerates: { adversarial: number, probabilistic: number }
+}
+
+export interface PaperRun {
+  strategy: Strategy
+  kind: ErrorKind
+  rate: number
+  testnet: {
+    ok: boolean
+    error: string | null
+    wallSeconds: number
+    steps: number
+    testAccuracy: number | null
+    rollbacks: number | null
+    repairs: number | null
+    faults: { injected: number, detected: number, corrected: number, uncorrectable: number } | null
+    bytesPerStep: number | null
+    /** Seconds to within ACCURACY_SLACK of the clean run's accuracy; null: never. */
+    timeToCleanS: number | null
+    trace: TestnetTrace | null
+  }
+  simulate: { testAccuracy: number, rollbacks: number, repairs: number, silent: number, uncorrectable: number, completedSteps: number, stalled: string | null, wallSeconds: number } | null
+}
+
+export interface PaperBenchResult extends MachineInfo {
+  quick: boolean
+  peers: number
+  seed: number
+  config: Pick<TrainingConfig, 'model' | 'batch' | 'lr' | 'epochs' | 'checkpointEvery'> & { steps: number }
+  strategies: StrategyFacts[]
+  /** The clean (ε = 0) accuracy each strategy's runs are timed against. */
+  cleanAccuracy: Partial<Record<Strategy, number>>
+  runs: PaperRun[]
+  svg: string[]
+}
+
+/** The fraction of a layer peer 0 stores, measured on a shard of a matrix every code divides. */
+export function storagePerPeer (scheme: CodeScheme): number {
+  const side = 2 * 3 * 4 * 5 * 7 * scheme.m * scheme.n
+  const shard = scheme.encodeShard(zeros(side, side), 0)
+  return shard.rows * shard.cols / (side * side)
+}
+
+export function strategyFacts (config: TrainingConfig): StrategyFacts {
+  const scheme = schemeForConfig(config)
+  const storage = storagePerPeer(scheme)
+  const cap = (['forward', 'backward'] as const).map(ph => scheme.correctable(ph, scheme.peers))
+  return {
+    strategy: config.strategy,
+    code: scheme.kind === 'polydot' ? `polydot m=${scheme.m} n=${scheme.n}` : scheme.kind === 'replication' ? `replication r=${config.replicas}` : 'uncoded',
+    storagePerPeer: storage,
+    redundancy: storage * scheme.peers,
+    tolerates: { adversarial: Math.min(...cap.map(c => c.adversarial)), probabilistic: Math.min(...cap.map(c => c.probabilistic)) }
+  }
+}
+
+/** The first time (s) the network was past `step`, from the polled step series; null if never seen. */
+function timeAtStep (trace: TestnetTrace, step: number): number | null {
+  const p = trace.steps.find(q => q.step > step)
+  return p === undefined ? null : p.t / 1000
+}
+
+/**
+ * Seconds until the run's model was within ACCURACY_SLACK of `target`: the first scored
+ * checkpoint that was (at the moment the network passed its step), else the end of the run if
+ * its final accuracy was; null when it never was.
+ */
+export function timeToAccuracy (trace: TestnetTrace | null, finalAccuracy: number | null, wallSeconds: number, target: number): number | null {
+  const ok = (a: number): boolean => a >= target - ACCURACY_SLACK
+  if (trace !== null) {
+    for (const a of [...trace.accuracy].sort((x, y) => x.t - y.t)) {
+      if (ok(a.testAccuracy)) return Math.min(timeAtStep(trace, a.step) ?? a.t / 1000, a.t / 1000)
+    }
+  }
+  return finalAccuracy !== null && ok(finalAccuracy) ? wallSeconds : null
+}
+
+const fmtRate = (r: number): string => r === 0 ? '0' : r.toExponential(0).replace('e-', 'e-')
+
+export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenchResult> {
+  const started = performance.now(); const loadStart = loadavg()[0]
+  const { trainingConfigFromFlags } = await import('../../training/config.ts')
+  const { simulate } = await import('../../training/simulate.ts')
+  const strategies = opts.strategies ?? PAPER_STRATEGIES
+  const cases = opts.cases ?? (opts.quick ? QUICK_CASES : PAPER_CASES)
+  const peers = opts.peers ?? 6
+  const seed = opts.seed ?? 1
+  const steps = opts.steps ?? (opts.quick ? QUICK_STEPS : undefined)
+  const base: Record<string, string> = { peers: String(peers), seed: String(seed), ...(steps !== undefined ? { steps: String(steps) } : {}) }
+  const configOf = (strategy: Strategy, c: PaperCase): TrainingConfig =>
+    trainingConfigFromFlags({ ...base, strategy, 'error-rate': String(c.rate), 'error-kind': c.kind })
+  const first = configOf('codenet', cases[0])
+  const runs: PaperRun[] = []
+  const cleanAccuracy: Partial<Record<Strategy, number>> = {}
+  const log = (s: string): void => { opts.out.write(`${s}\n`) }
+  log(`bench paper: ${strategies.length} strategies × ${cases.length} error settings on a ${peers}-peer local testnet, ${first.model.join('-')}, batch ${first.batch}, ${steps !== undefined ? `${steps} steps` : `${first.epochs ?? '?'} epochs`}, seed ${seed}; one run at a time`)
+  // Clean runs first: they set each strategy's target.
+  const ordered = [...cases].sort((a, b) => (a.rate === 0 ? 0 : 1) - (b.rate === 0 ? 0 : 1))
+  for (const c of ordered) {
+    for (const strategy of strategies) {
+      const config = configOf(strategy, c)
+      const dir = mkdtempSync(join(tmpdir(), 'codenet-paper-'))
+      const flags = { ...base, strategy, 'error-rate': String(c.rate), 'error-kind': c.kind }
+      const run: PaperRun = { strategy, kind: c.kind, rate: c.rate, testnet: { ok: false, error: null, wallSeconds: 0, steps: 0, testAccuracy: null, rollbacks: null, repairs: null, faults: null, bytesPerStep: null, timeToCleanS: null, trace: null }, simulate: null }
+      const t0 = performance.now()
+      try {
+        const r = await runTestnet({ flags, dir, timeoutMs: opts.runTimeoutMs ?? (opts.quick ? 5 : 40) * 60_000 })
+        const s = r.summary as TestnetSummary & { trace?: TestnetTrace }
+        run.testnet = {
+          ok: true,
+          error: null,
+          wallSeconds: s.wallSeconds,
+          steps: s.steps,
+          testAccuracy: s.testAccuracy,
+          rollbacks: s.rollbacks,
+          repairs: s.repairs,
+          faults: { injected: s.faults.injected, detected: s.faults.detected, corrected: s.faults.corrected, uncorrectable: s.faults.uncorrectable },
+          bytesPerStep: s.steps > 0 ? s.bytesSent / s.steps : null,
+          timeToCleanS: null,
+          trace: s.trace ?? null
+        }
+      } catch (err) {
+        if (!(err instanceof BenchRunError)) throw err
+        run.testnet.error = err.message.split('\n')[0].slice(0, 400)
+        run.testnet.wallSeconds = (performance.now() - t0) / 1000
+      }
+      // The job the testnet trained, in simulate: silent acceptances and the truth.
+      let job: TrainingConfig = config
+      try { job = (JSON.parse(readFileSync(join(dir, 'job.json'), 'utf8')) as { config: TrainingConfig }).config } catch {}
+      rmSync(dir, { recursive: true, force: true })
+      try {
+        const sim = await simulate({ config: job })
+        const sm = sim.summary
+        run.simulate = { testAccuracy: sm.testAccuracy, rollbacks: sm.rollbacks, repairs: sm.repairs, silent: sm.faults.silent ?? 0, uncorrectable: sm.faults.uncorrectable, completedSteps: sm.completedSteps, stalled: sm.stalled, wallSeconds: sm.wallSeconds }
+      } catch (err) {
+        run.simulate = null
+        run.testnet.error ??= `simulate: ${(err as Error).message}`
+      }
+      if (c.rate === 0 && run.testnet.testAccuracy !== null) cleanAccuracy[strategy] = run.testnet.testAccuracy
+      const target = cleanAccuracy[strategy] ?? cleanAccuracy.codenet
+      if (target !== undefined) run.testnet.timeToCleanS = timeToAccuracy(run.testnet.trace, run.testnet.testAccuracy, run.testnet.wallSeconds, target)
+      runs.push(run)
+      log(`  ${strategy} ${c.kind} ${fmtRate(c.rate)}: ${run.testnet.ok ? `${run.testnet.wallSeconds.toFixed(1)} s, ${pct(run.testnet.testAccuracy)}, ${run.testnet.rollbacks} rollbacks (simulate ${run.simulate?.rollbacks ?? '–'}), silent ${run.simulate?.silent ?? '–'}` : `failed after ${run.testnet.wallSeconds.toFixed(0)} s: ${run.testnet.error}`}`)
+    }
+  }
+  const svg: string[] = []
+  const result: PaperBenchResult = {
+    ...machineInfo(loadStart, started),
+    quick: opts.quick,
+    peers,
+    seed,
+    config: { model: first.model, batch: first.batch, lr: first.lr, epochs: first.epochs, checkpointEvery: first.checkpointEvery, steps: runs.find(r => r.testnet.ok)?.testnet.steps ?? 0 },
+    strategies: strategies.map(s => strategyFacts(configOf(s, cases[0]))),
+    cleanAccuracy,
+    runs,
+    svg
+  }
+  if (opts.svgDir !== undefined) {
+    const { paperSvg } = await import('./paper-plot.ts')
+    for (const kind of [...new Set(cases.map(c => c.kind))]) {
+      const file = join(opts.svgDir, `paper-${kind}.svg`)
+      writeFileSync(file, paperSvg(result, kind))
+      svg.push(file)
+    }
+  }
+  opts.out.write(`\n${formatPaperTable(result)}\n`)
+  if (opts.json !== undefined) writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`)
+  return result
+}
+
+const pct = (a: number | null): string => a === null ? '–' : `${(100 * a).toFixed(2)} %`
+const sec = (s: number | null): string => s === null ? 'not reached' : `${s.toFixed(0)} s`
+
+/** The tables of docs/paper.md: the strategies at equal storage, then one row per run. */
+export function formatPaperTable (res: PaperBenchResult): string {
+  const lines = [
+    `| strategy | code | storage per peer | redundancy | wrong results per round corrected (adversarial / random) |`,
+    '|---|---|---|---|---|',
+    ...res.strategies.map(s => `| ${s.strategy} | ${s.code} | ${(100 * s.storagePerPeer).toFixed(1)} % of each layer | ${s.redundancy.toFixed(2)}× | ${s.tolerates.adversarial} / ${s.tolerates.probabilistic} |`),
+    '',
+    `| strategy | errors | ε | wall s | time to clean acc. | final acc. | rollbacks (simulate) | repairs | detected / corrected / uncorrectable | silent (simulate) | MB per step | completed |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...res.runs.map(r => {
+      const t = r.testnet
+      const f = t.faults
+      const done = t.ok ? `${t.steps}/${res.config.steps}` : `failed: ${t.error ?? ''}`.replace(/\|/g, '/')
+      const sim = r.simulate
+      return `| ${r.strategy} | ${r.kind} | ${fmtRate(r.rate)} | ${t.wallSeconds.toFixed(0)} | ${sec(t.timeToCleanS)} | ${pct(t.testAccuracy)} | ${t.rollbacks ?? '–'} (${sim?.rollbacks ?? '–'}) | ${t.repairs ?? '–'} | ${f === null ? '–' : `${f.detected} / ${f.corrected} / ${f.uncorrectable}`} | ${sim === null ? '–' : sim.silent}${sim?.stalled != null ? ' (simulate stalled)' : ''} | ${t.bytesPerStep === null ? '–' : (t.bytesPerStep / 1e6).toFixed(1)} | ${done} |`
+    }),
+    '',
+    `Clean accuracy (ε = 0): ${Object.entries(res.cleanAccuracy).map(([s, a]) => `${s} ${pct(a ?? null)}`).join(', ')}; "time to clean acc." is the first moment within ${(100 * ACCURACY_SLACK).toFixed(1)} percentage points of it.`,
+    `${res.peers} peers, ${res.config.model.join('-')}, batch ${res.config.batch}, lr ${res.config.lr}, ${res.config.steps} steps, checkpoint every ${res.config.checkpointEvery}, seed ${res.seed}.`,
+    machineLine(res),
+    ...(res.svg.length > 0 ? [`plots: ${res.svg.join(', ')}`] : [])
+  ]
+  return lines.join('\n')
+}
+
+/** For tests: a scheme by name at P peers (equal storage: PolyDot m=2 n=1 and replication r = P/2 hold half of each layer). */
+export function equalStorageSchemes (peers: number): { codenet: CodeScheme, replication: CodeScheme } {
+  return { codenet: createScheme({ kind: 'polydot', peers, m: 2, n: 1 }), replication: createScheme({ kind: 'replication', peers, replicas: peers / 2 }) }
+}
