@@ -25,6 +25,7 @@ import { schemeForConfig } from '../../training/strategy.ts'
 import type { TestnetSummary, TestnetTrace } from '../snapshot.ts'
 import { machineInfo, machineLine, type MachineInfo } from './machine.ts'
 import { BenchRunError, runTestnet } from './testnet-run.ts'
+import { bestInterval, calibrate, cleanAudits, expectedStepSeconds, faultRates, predictSeconds, type StepCosts } from './paper-model.ts'
 
 /** One soft-error setting of the grid. */
 export interface PaperCase { kind: ErrorKind, rate: number }
@@ -38,6 +39,8 @@ export const PAPER_STRATEGIES: readonly Strategy[] = ['codenet', 'replication', 
 /** Within this much of the clean run's accuracy counts as reached: 0.1 percentage points, 2 of the 2,004 MNIST test digits. */
 export const ACCURACY_SLACK = 0.001
 const QUICK_STEPS = 60
+/** The clean calibration run's checkpoint interval (an audit every 5 steps: their cost shows). */
+export const CALIBRATION_INTERVAL = 5
 
 export interface PaperBenchOptions {
   out: NodeJS.WritableStream
@@ -84,7 +87,9 @@ export interface PaperRun {
     timeToCleanS: number | null
     trace: TestnetTrace | null
   }
-  simulate: { testAccuracy: number, rollbacks: number, repairs: number, silent: number, uncorrectable: number, completedSteps: number, stalled: string | null, wallSeconds: number } | null
+  simulate: { testAccuracy: number, rollbacks: number, repairs: number, silent: number, uncorrectable: number, completedSteps: number, attemptedSteps: number, audits: number, meanStepsLost: number | null, stalled: string | null, wallSeconds: number } | null
+  /** The expected-time model (paper-model.ts) on this run: null without calibration or simulate. */
+  model: { p: number, phi: number, predictedS: number, bestInterval: number, stepSecondsAtBest: number, stepSecondsAtDefault: number } | null
 }
 
 export interface PaperBenchResult extends MachineInfo {
@@ -95,6 +100,8 @@ export interface PaperBenchResult extends MachineInfo {
   strategies: StrategyFacts[]
   /** The clean (ε = 0) accuracy each strategy's runs are timed against. */
   cleanAccuracy: Partial<Record<Strategy, number>>
+  /** Step costs of each strategy, from its clean run and a clean run with checkpoint interval CALIBRATION_INTERVAL. */
+  costs: Partial<Record<Strategy, StepCosts & { calibrationWallS: number }>>
   runs: PaperRun[]
   svg: string[]
 }
@@ -123,6 +130,16 @@ export function strategyFacts (config: TrainingConfig): StrategyFacts {
 function timeAtStep (trace: TestnetTrace, step: number): number | null {
   const p = trace.steps.find(q => q.step > step)
   return p === undefined ? null : p.t / 1000
+}
+
+/** Seconds per step in the middle of a run (10 % to 90 % of its steps), from the polled steps; null if too few polls. */
+export function secondsPerStep (trace: TestnetTrace, steps: number): number | null {
+  const at = (s: number): number | null => trace.steps.find(q => q.step >= s)?.t ?? null
+  const s1 = Math.floor(0.1 * steps); const s2 = Math.ceil(0.9 * steps)
+  const t1 = at(s1); const t2 = at(s2)
+  if (t1 === null || t2 === null || t2 <= t1) return null
+  const q1 = trace.steps.find(q => q.step >= s1) as { step: number }; const q2 = trace.steps.find(q => q.step >= s2) as { step: number }
+  return q2.step > q1.step ? (t2 - t1) / 1000 / (q2.step - q1.step) : null
 }
 
 /**
@@ -157,6 +174,7 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
   const first = configOf('codenet', cases[0])
   const runs: PaperRun[] = []
   const cleanAccuracy: Partial<Record<Strategy, number>> = {}
+  const costs: PaperBenchResult['costs'] = {}
   const log = (s: string): void => { opts.out.write(`${s}\n`) }
   log(`bench paper: ${strategies.length} strategies × ${cases.length} error settings on a ${peers}-peer local testnet, ${first.model.join('-')}, batch ${first.batch}, ${steps !== undefined ? `${steps} steps` : `${first.epochs ?? '?'} epochs`}, seed ${seed}; one run at a time`)
   // Clean runs first: they set each strategy's target.
@@ -166,7 +184,7 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
       const config = configOf(strategy, c)
       const dir = mkdtempSync(join(tmpdir(), 'codenet-paper-'))
       const flags = { ...base, strategy, 'error-rate': String(c.rate), 'error-kind': c.kind }
-      const run: PaperRun = { strategy, kind: c.kind, rate: c.rate, testnet: { ok: false, error: null, wallSeconds: 0, steps: 0, testAccuracy: null, rollbacks: null, repairs: null, faults: null, bytesPerStep: null, timeToCleanS: null, trace: null }, simulate: null }
+      const run: PaperRun = { strategy, kind: c.kind, rate: c.rate, testnet: { ok: false, error: null, wallSeconds: 0, steps: 0, testAccuracy: null, rollbacks: null, repairs: null, faults: null, bytesPerStep: null, timeToCleanS: null, trace: null }, simulate: null, model: null }
       const t0 = performance.now()
       try {
         const r = await runTestnet({ flags, dir, timeoutMs: opts.runTimeoutMs ?? (opts.quick ? 5 : 40) * 60_000 })
@@ -194,14 +212,49 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
       try { job = (JSON.parse(readFileSync(join(dir, 'job.json'), 'utf8')) as { config: TrainingConfig }).config } catch {}
       rmSync(dir, { recursive: true, force: true })
       try {
-        const sim = await simulate({ config: job })
+        // Peer 0's reports: the audits it took part in, and how far each rollback went back.
+        let audits = 0; let lost = 0; let rolled = 0
+        const sim = await simulate({
+          config: job,
+          onStep: reps => {
+            const r0 = reps[0]
+            if (r0 === undefined) return
+            if (r0.audited) audits++
+            if (r0.outcome === 'rolled-back' && r0.rolledBackTo !== null && r0.decided !== null) { lost += r0.decided - r0.rolledBackTo; rolled++ }
+          }
+        })
         const sm = sim.summary
-        run.simulate = { testAccuracy: sm.testAccuracy, rollbacks: sm.rollbacks, repairs: sm.repairs, silent: sm.faults.silent ?? 0, uncorrectable: sm.faults.uncorrectable, completedSteps: sm.completedSteps, stalled: sm.stalled, wallSeconds: sm.wallSeconds }
+        run.simulate = { testAccuracy: sm.testAccuracy, rollbacks: sm.rollbacks, repairs: sm.repairs, silent: sm.faults.silent ?? 0, uncorrectable: sm.faults.uncorrectable, completedSteps: sm.completedSteps, attemptedSteps: sm.attemptedSteps, audits, meanStepsLost: rolled > 0 ? lost / rolled : null, stalled: sm.stalled, wallSeconds: sm.wallSeconds }
       } catch (err) {
         run.simulate = null
         run.testnet.error ??= `simulate: ${(err as Error).message}`
       }
       if (c.rate === 0 && run.testnet.testAccuracy !== null) cleanAccuracy[strategy] = run.testnet.testAccuracy
+      if (c.rate === 0 && run.testnet.ok && run.testnet.trace !== null) {
+        // Calibration: the same clean job with an audit every CALIBRATION_INTERVAL steps.
+        const calDir = mkdtempSync(join(tmpdir(), 'codenet-paper-'))
+        try {
+          const cal = await runTestnet({ flags: { ...flags, 'checkpoint-every': String(CALIBRATION_INTERVAL) }, dir: calDir, timeoutMs: opts.runTimeoutMs ?? (opts.quick ? 5 : 40) * 60_000 })
+          const S = run.testnet.steps
+          const perStep = secondsPerStep(run.testnet.trace, S)
+          if (perStep !== null) {
+            const k = calibrate({ wallS: run.testnet.wallSeconds, steps: S, audits: cleanAudits(S, config.checkpointEvery), secondsPerStep: perStep, interval: config.checkpointEvery }, { wallS: cal.summary.wallSeconds, audits: cleanAudits(S, CALIBRATION_INTERVAL) })
+            costs[strategy] = { ...k, calibrationWallS: cal.summary.wallSeconds }
+            log(`  ${strategy} calibration (an audit every ${CALIBRATION_INTERVAL} steps): ${cal.summary.wallSeconds.toFixed(1)} s → a step ${(1000 * k.stepS).toFixed(1)} ms, an audit +${(1000 * k.auditS).toFixed(1)} ms, start and finish ${k.startS.toFixed(1)} s`)
+          }
+        } catch (err) {
+          if (!(err instanceof BenchRunError)) throw err
+          log(`  ${strategy} calibration failed: ${err.message.split('\n')[0]}`)
+        } finally {
+          rmSync(calDir, { recursive: true, force: true })
+        }
+      }
+      const k = costs[strategy]
+      if (k !== undefined && run.simulate !== null) {
+        const rates = faultRates({ committed: run.simulate.completedSteps, rollbacks: run.simulate.rollbacks, audits: run.simulate.audits, interval: config.checkpointEvery })
+        const best = bestInterval(k, rates)
+        run.model = { ...rates, predictedS: predictSeconds(k, { attempted: run.simulate.attemptedSteps, audits: run.simulate.audits }), bestInterval: best.c, stepSecondsAtBest: best.stepSeconds, stepSecondsAtDefault: expectedStepSeconds(k, rates, config.checkpointEvery) }
+      }
       const target = cleanAccuracy[strategy] ?? cleanAccuracy.codenet
       if (target !== undefined) run.testnet.timeToCleanS = timeToAccuracy(run.testnet.trace, run.testnet.testAccuracy, run.testnet.wallSeconds, target)
       runs.push(run)
@@ -217,6 +270,7 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
     config: { model: first.model, batch: first.batch, lr: first.lr, epochs: first.epochs, checkpointEvery: first.checkpointEvery, steps: runs.find(r => r.testnet.ok)?.testnet.steps ?? 0 },
     strategies: strategies.map(s => strategyFacts(configOf(s, cases[0]))),
     cleanAccuracy,
+    costs,
     runs,
     svg
   }
@@ -253,12 +307,29 @@ export function formatPaperTable (res: PaperBenchResult): string {
       return `| ${r.strategy} | ${r.kind} | ${fmtRate(r.rate)} | ${t.wallSeconds.toFixed(0)} | ${sec(t.timeToCleanS)} | ${pct(t.testAccuracy)} | ${t.rollbacks ?? '–'} (${sim?.rollbacks ?? '–'}) | ${t.repairs ?? '–'} | ${f === null ? '–' : `${f.detected} / ${f.corrected} / ${f.uncorrectable}`} | ${sim === null ? '–' : sim.silent}${sim?.stalled != null ? ' (simulate stalled)' : ''} | ${t.bytesPerStep === null ? '–' : (t.bytesPerStep / 1e6).toFixed(1)} | ${done} |`
     }),
     '',
+    ...modelTable(res),
+    '',
     `Clean accuracy (ε = 0): ${Object.entries(res.cleanAccuracy).map(([s, a]) => `${s} ${pct(a ?? null)}`).join(', ')}; "time to clean acc." is the first moment within ${(100 * ACCURACY_SLACK).toFixed(1)} percentage points of it.`,
     `${res.peers} peers, ${res.config.model.join('-')}, batch ${res.config.batch}, lr ${res.config.lr}, ${res.config.steps} steps, checkpoint every ${res.config.checkpointEvery}, seed ${res.seed}.`,
     machineLine(res),
     ...(res.svg.length > 0 ? [`plots: ${res.svg.join(', ')}`] : [])
   ]
   return lines.join('\n')
+}
+
+/** Expected time with checkpointing: the model's prediction beside the measured time, and its best interval. */
+function modelTable (res: PaperBenchResult): string[] {
+  const k = Object.entries(res.costs).map(([s, c]) => `${s}: step ${(1000 * (c?.stepS ?? 0)).toFixed(1)} ms, audit +${(1000 * (c?.auditS ?? 0)).toFixed(1)} ms, start/finish ${(c?.startS ?? 0).toFixed(1)} s`)
+  return [
+    `| strategy | errors | ε | p (rollback per attempt) | φ (flagged steps) | attempted steps | audits | steps lost per rollback | predicted s | measured s | measured ÷ predicted | excess per repair | best interval c* | E[step] at c* / at ${res.config.checkpointEvery} |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...res.runs.filter(r => r.model !== null && r.simulate !== null).map(r => {
+      const m = r.model as NonNullable<PaperRun['model']>; const sim = r.simulate as NonNullable<PaperRun['simulate']>
+      return `| ${r.strategy} | ${r.kind} | ${fmtRate(r.rate)} | ${m.p.toFixed(3)} | ${m.phi.toFixed(3)} | ${sim.attemptedSteps} | ${sim.audits} | ${sim.meanStepsLost === null ? '–' : sim.meanStepsLost.toFixed(2)} | ${m.predictedS.toFixed(0)} | ${r.testnet.ok ? r.testnet.wallSeconds.toFixed(0) : `failed at ${r.testnet.wallSeconds.toFixed(0)}`} | ${r.testnet.ok ? (r.testnet.wallSeconds / m.predictedS).toFixed(2) : '–'} | ${r.testnet.ok && (r.testnet.repairs ?? 0) > 0 ? `${(1000 * (r.testnet.wallSeconds - m.predictedS) / (r.testnet.repairs as number)).toFixed(0)} ms` : '–'} | ${m.bestInterval} | ${(1000 * m.stepSecondsAtBest).toFixed(0)} / ${(1000 * m.stepSecondsAtDefault).toFixed(0)} ms |`
+    }),
+    '',
+    `Step costs from the clean runs (calibration: the clean job again with an audit every ${CALIBRATION_INTERVAL} steps): ${k.join('; ')}. Predicted = start/finish + attempted steps × step + audits × audit, with simulate's counts for the same job; the model leaves out the correction work itself (decodes with errors, shard repairs), so 'excess per repair' is what the run took beyond it, per repaired shard.`
+  ]
 }
 
 /** For tests: a scheme by name at P peers (equal storage: PolyDot m=2 n=1 and replication r = P/2 hold half of each layer). */
