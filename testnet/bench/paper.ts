@@ -25,6 +25,7 @@ import { schemeForConfig } from '../../training/strategy.ts'
 import type { TestnetSummary, TestnetTrace } from '../snapshot.ts'
 import { machineInfo, machineLine, type MachineInfo } from './machine.ts'
 import { BenchRunError, runTestnet } from './testnet-run.ts'
+import { formatToleranceTable, runToleranceTable, TOLERANCE_PEERS, type ToleranceRow } from './tolerance.ts'
 import { bestInterval, calibrate, cleanAudits, expectedStepSeconds, faultRates, predictSeconds, type StepCosts } from './paper-model.ts'
 
 /** One soft-error setting of the grid. */
@@ -103,6 +104,8 @@ export interface PaperBenchResult extends MachineInfo {
   /** Step costs of each strategy, from its clean run and a clean run with checkpoint interval CALIBRATION_INTERVAL. */
   costs: Partial<Record<Strategy, StepCosts & { calibrationWallS: number }>>
   runs: PaperRun[]
+  /** Wrong results per round corrected at equal storage, growing with P (simulate, tolerance.ts). */
+  tolerance: ToleranceRow[]
   svg: string[]
 }
 
@@ -261,6 +264,8 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
       log(`  ${strategy} ${c.kind} ${fmtRate(c.rate)}: ${run.testnet.ok ? `${run.testnet.wallSeconds.toFixed(1)} s, ${pct(run.testnet.testAccuracy)}, ${run.testnet.rollbacks} rollbacks (simulate ${run.simulate?.rollbacks ?? '–'}), silent ${run.simulate?.silent ?? '–'}` : `failed after ${run.testnet.wallSeconds.toFixed(0)} s: ${run.testnet.error}`}`)
     }
   }
+  log(`  error tolerance at equal storage, P = ${(opts.quick ? [6, 8] : TOLERANCE_PEERS).join(', ')} (simulate, byzantine peers)`)
+  const tolerance = await runToleranceTable({ peers: opts.quick ? [6, 8] : TOLERANCE_PEERS })
   const svg: string[] = []
   const result: PaperBenchResult = {
     ...machineInfo(loadStart, started),
@@ -272,6 +277,7 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
     cleanAccuracy,
     costs,
     runs,
+    tolerance,
     svg
   }
   if (opts.svgDir !== undefined) {
@@ -308,6 +314,8 @@ export function formatPaperTable (res: PaperBenchResult): string {
     }),
     '',
     ...modelTable(res),
+    '',
+    formatToleranceTable(res.tolerance),
     '',
     `Clean accuracy (ε = 0): ${Object.entries(res.cleanAccuracy).map(([s, a]) => `${s} ${pct(a ?? null)}`).join(', ')}; "time to clean acc." is the first moment within ${(100 * ACCURACY_SLACK).toFixed(1)} percentage points of it.`,
     `${res.peers} peers, ${res.config.model.join('-')}, batch ${res.config.batch}, lr ${res.config.lr}, ${res.config.steps} steps, checkpoint every ${res.config.checkpointEvery}, seed ${res.seed}.`,
