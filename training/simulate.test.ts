@@ -127,6 +127,15 @@ describe('simulate: fault scenarios', () => {
     expect(r.summary.repairs).toBeLessThanOrEqual(r.summary.faults.detected) // only replicated biases can be voted back
   })
 
+  it('a block whose two replicas always disagree stalls with the reason, never silently', async () => {
+    // Two replicas per block and one of them a byzantine computer: every round of its block is
+    // refused, the audits find the shards fine (the lie is in the products), and no quarantine
+    // may leave the block one copy (quarantineLimit is 0 for r = 2).
+    const r = await run({ strategy: 'replication', replicas: '2', peers: '4', steps: '10' }, { byzantinePeers: [0] })
+    expect(r.summary.stalled).toMatch(/rollbacks in a row to step \d+: training makes no progress/)
+    expect(r.summary.faults.silent).toBe(0)
+  }, 60_000)
+
   it('replication corrects single wrong replicas by vote', async () => {
     const r = await run({ strategy: 'replication', replicas: '3', 'error-rate': '0.005' })
     expect(r.summary.faults.injected).toBeGreaterThan(0)

@@ -85,6 +85,13 @@ export interface PeerState {
   quarantine: { peers: Set<number>, untilStep: number } | null
   rollbacks: number
   consecutiveRollbacks: number
+  /**
+   * The furthest step an audit verified. Only new ground resets consecutiveRollbacks: a network
+   * that rolls back to a checkpoint, replays (auditing on the way) and fails again at the same
+   * place makes no progress, however many audits pass in between — the uncoded baseline, whose
+   * audits cannot see a corrupted shard, looped so forever.
+   */
+  furthestVerified: number
   repairs: number
   lastLoss: number
 }
@@ -108,7 +115,7 @@ export function initialState (config: TrainingConfig, scheme: CodeScheme, self: 
     const shard = scheme.encodeShard(padTo(layer.w, geo.padded[l].rows, geo.padded[l].cols), self)
     return { shard, velocity: zeros(shard.rows, shard.cols), bias: layer.b.slice(), biasVelocity: new Float64Array(layer.b.length) }
   })
-  const s: Omit<PeerState, 'lastGood'> = { self, job: jobDigest(config), layers, step: 0, attempt: 0, lastGoodVerified: true, distrustSelf: false, pending: null, finishing: false, auditSalt: 0, heardSince: 0, rollbackCauses: new Map(), quarantine: null, rollbacks: 0, consecutiveRollbacks: 0, repairs: 0, lastLoss: NaN }
+  const s: Omit<PeerState, 'lastGood'> = { self, job: jobDigest(config), layers, step: 0, attempt: 0, lastGoodVerified: true, distrustSelf: false, pending: null, finishing: false, auditSalt: 0, heardSince: 0, rollbackCauses: new Map(), quarantine: null, rollbacks: 0, consecutiveRollbacks: 0, furthestVerified: 0, repairs: 0, lastLoss: NaN }
   return { ...s, lastGood: snapshot(s) }
 }
 

@@ -32,7 +32,7 @@ export interface StepPlan {
   dataset: Dataset
   order: BatchOrder
   totalSteps: number
-  /** Rollbacks in a row without passing a checkpoint before training is declared stalled. */
+  /** Rollbacks in a row without verifying a step beyond the furthest verified before training is declared stalled. */
   maxRollbacks: number
   /** f of the quorum rule (agree.ts). */
   faultTolerance: number
@@ -137,7 +137,7 @@ async function confirm (ctx: TrainerContext, report: StepReport, d: StepDecision
   // Every audit that passed (after its repairs) leaves a verified state: checkpoint it, so at
   // high fault rates (audits nearly every step) a rollback loses little work.
   if (report.audited) {
-    state.consecutiveRollbacks = 0
+    if (state.step > state.furthestVerified) { state.consecutiveRollbacks = 0; state.furthestVerified = state.step }
     state.lastGood = snapshot(state)
     state.lastGoodVerified = true
     report.checkpointed = state.step

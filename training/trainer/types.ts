@@ -51,7 +51,7 @@ export interface PeerTrainerOptions {
   graceMs?: number
   /** How long verdict rounds wait for the last peers once a majority is in (ms, default 2 s). */
   verdictGraceMs?: number
-  /** Rollbacks in a row without passing a checkpoint before training is declared stalled (default 50). */
+  /** Rollbacks in a row without verifying a step beyond the furthest verified before training is declared stalled (default 50). */
   maxConsecutiveRollbacks?: number
 }
 
