@@ -6,6 +6,7 @@ import { paperSvg } from './paper-plot.ts'
 import { liarsOf, runToleranceTable } from './tolerance.ts'
 import { DEFAULT_CONFIG } from '../../training/config.ts'
 import type { TestnetTrace } from '../snapshot.ts'
+import { runCli } from '../testing.ts'
 
 describe('the expected-time model', () => {
   const costs = { startS: 10, stepS: 0.1, auditS: 0.04 }
@@ -87,6 +88,23 @@ describe('bench paper pieces', () => {
     expect(svg).toContain('uncoded ε=1e-2: failed')
     expect(svg).toContain('clean 95.00 %')
     expect(svg.match(/<line x1="[\d.]+" x2="[\d.]+" y1="4[89]\d" y2="4[89]\d"/g)?.length).toBe(2)
+  })
+})
+
+describe('bench paper flags', () => {
+  it('refuses bad options with a usage error, before running anything', async () => {
+    for (const [argv, msg] of [
+      [['paper', '--strategy', 'codenet,bogus'], /--strategy/],
+      [['paper', '--strategy', 'codenet,codenet'], /--strategy/],
+      [['paper', '--peers', '1'], /--peers/],
+      [['paper', '--steps', '0'], /--steps/],
+      [['paper', '--lr', '0.1'], /--lr/],
+      [['paper', '--widths', '8'], /--widths/]
+    ] as Array<[string[], RegExp]>) {
+      const r = await runCli(['bench', ...argv])
+      expect(r.code).toBe(2)
+      expect(r.err).toMatch(msg)
+    }
   })
 })
 

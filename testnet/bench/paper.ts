@@ -308,7 +308,8 @@ export function formatPaperTable (res: PaperBenchResult): string {
     ...res.runs.map(r => {
       const t = r.testnet
       const f = t.faults
-      const done = t.ok ? `${t.steps}/${res.config.steps}` : `failed: ${t.error ?? ''}`.replace(/\|/g, '/')
+      const exit = /exited with (\d+)/.exec(t.error ?? '')
+      const done = t.ok ? `${t.steps}/${res.config.steps}` : exit !== null ? `failed (exit ${exit[1]})` : `failed: ${t.error ?? ''}`.replace(/\|/g, '/')
       const sim = r.simulate
       return `| ${r.strategy} | ${r.kind} | ${fmtRate(r.rate)} | ${t.wallSeconds.toFixed(0)} | ${sec(t.timeToCleanS)} | ${pct(t.testAccuracy)} | ${t.rollbacks ?? '–'} (${sim?.rollbacks ?? '–'}) | ${t.repairs ?? '–'} | ${f === null ? '–' : `${f.detected} / ${f.corrected} / ${f.uncorrectable}`} | ${sim === null ? '–' : sim.silent}${sim?.stalled != null ? ' (simulate stalled)' : ''} | ${t.bytesPerStep === null ? '–' : (t.bytesPerStep / 1e6).toFixed(1)} | ${done} |`
     }),
