@@ -62,6 +62,13 @@ export interface ShardCheck {
   decidable: boolean
 }
 
+/** What a round of either phase corrects with `received` results: the smaller of the two phases' capabilities. */
+export function worstCorrectable (scheme: Pick<CodeScheme, 'correctable'>, received: number): Capability {
+  const f = scheme.correctable('forward', received)
+  const b = scheme.correctable('backward', received)
+  return { adversarial: Math.min(f.adversarial, b.adversarial), probabilistic: Math.min(f.probabilistic, b.probabilistic) }
+}
+
 export interface CodeScheme {
   readonly kind: 'polydot' | 'replication' | 'uncoded'
   readonly peers: number

@@ -4,7 +4,7 @@
  * the run — with each rollback marked as a tick under the axis in the line's colour, and
  * runs that failed listed in the legend. Plain SVG, no dependencies.
  */
-import type { PaperBenchResult, PaperRun } from './paper.ts'
+import { fmtRate, type PaperBenchResult, type PaperRun } from './paper.ts'
 import type { ErrorKind } from '../../training/soft-errors.ts'
 
 const COLORS: Record<string, string> = { codenet: '#0366d6', replication: '#d73a49', uncoded: '#6f42c1' }
@@ -56,7 +56,7 @@ export function paperSvg (res: PaperBenchResult, kind: ErrorKind): string {
       const y0 = H - B + 42 + 6 * si
       for (const rb of r.testnet.trace?.rollbacks ?? []) o.push(`<line x1="${X(rb.t / 1000).toFixed(1)}" x2="${X(rb.t / 1000).toFixed(1)}" y1="${y0}" y2="${y0 + 5}" stroke="${color}"/>`)
       const ly = T + 14 * legend++
-      const label = `${s} ε=${r.rate === 0 ? '0' : r.rate.toExponential(0)}: ${r.testnet.ok ? `${r.testnet.wallSeconds.toFixed(0)} s, ${r.testnet.rollbacks ?? 0} rollbacks` : 'failed'}`
+      const label = `${s} ε=${fmtRate(r.rate)}: ${r.testnet.ok ? `${r.testnet.wallSeconds.toFixed(0)} s, ${r.testnet.rollbacks ?? 0} rollbacks` : 'failed'}`
       o.push(`<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash !== '' ? ` stroke-dasharray="${dash}"` : ''}/>`, `<text x="${W - R + 40}" y="${ly + 4}">${esc(label)}</text>`)
     }
   })

@@ -16,9 +16,8 @@
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir, loadavg } from 'node:os'
-import { createScheme } from '../../codes/index.ts'
 import { zeros } from '../../codes/matrix.ts'
-import type { CodeScheme } from '../../codes/scheme.ts'
+import { type CodeScheme, worstCorrectable } from '../../codes/scheme.ts'
 import type { Strategy, TrainingConfig } from '../../training/config.ts'
 import type { ErrorKind } from '../../training/soft-errors.ts'
 import { schemeForConfig } from '../../training/strategy.ts'
@@ -119,13 +118,12 @@ export function storagePerPeer (scheme: CodeScheme): number {
 export function strategyFacts (config: TrainingConfig): StrategyFacts {
   const scheme = schemeForConfig(config)
   const storage = storagePerPeer(scheme)
-  const cap = (['forward', 'backward'] as const).map(ph => scheme.correctable(ph, scheme.peers))
   return {
     strategy: config.strategy,
     code: scheme.kind === 'polydot' ? `polydot m=${scheme.m} n=${scheme.n}` : scheme.kind === 'replication' ? `replication r=${config.replicas}` : 'uncoded',
     storagePerPeer: storage,
     redundancy: storage * scheme.peers,
-    tolerates: { adversarial: Math.min(...cap.map(c => c.adversarial)), probabilistic: Math.min(...cap.map(c => c.probabilistic)) }
+    tolerates: worstCorrectable(scheme, scheme.peers)
   }
 }
 
@@ -137,12 +135,10 @@ function timeAtStep (trace: TestnetTrace, step: number): number | null {
 
 /** Seconds per step in the middle of a run (10 % to 90 % of its steps), from the polled steps; null if too few polls. */
 export function secondsPerStep (trace: TestnetTrace, steps: number): number | null {
-  const at = (s: number): number | null => trace.steps.find(q => q.step >= s)?.t ?? null
-  const s1 = Math.floor(0.1 * steps); const s2 = Math.ceil(0.9 * steps)
-  const t1 = at(s1); const t2 = at(s2)
-  if (t1 === null || t2 === null || t2 <= t1) return null
-  const q1 = trace.steps.find(q => q.step >= s1) as { step: number }; const q2 = trace.steps.find(q => q.step >= s2) as { step: number }
-  return q2.step > q1.step ? (t2 - t1) / 1000 / (q2.step - q1.step) : null
+  const first = trace.steps.find(q => q.step >= Math.floor(0.1 * steps))
+  const last = trace.steps.find(q => q.step >= Math.ceil(0.9 * steps))
+  if (first === undefined || last === undefined || last.t <= first.t || last.step <= first.step) return null
+  return (last.t - first.t) / 1000 / (last.step - first.step)
 }
 
 /**
@@ -160,7 +156,8 @@ export function timeToAccuracy (trace: TestnetTrace | null, finalAccuracy: numbe
   return finalAccuracy !== null && ok(finalAccuracy) ? wallSeconds : null
 }
 
-const fmtRate = (r: number): string => r === 0 ? '0' : r.toExponential(0).replace('e-', 'e-')
+/** ε as the tables and plots print it: 0, 1e-3, 5e-2. */
+export const fmtRate = (r: number): string => r === 0 ? '0' : r.toExponential(0)
 
 export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenchResult> {
   const started = performance.now(); const loadStart = loadavg()[0]
@@ -171,6 +168,7 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
   const peers = opts.peers ?? 6
   const seed = opts.seed ?? 1
   const steps = opts.steps ?? (opts.quick ? QUICK_STEPS : undefined)
+  const timeoutMs = opts.runTimeoutMs ?? (opts.quick ? 5 : 40) * 60_000
   const base: Record<string, string> = { peers: String(peers), seed: String(seed), ...(steps !== undefined ? { steps: String(steps) } : {}) }
   const configOf = (strategy: Strategy, c: PaperCase): TrainingConfig =>
     trainingConfigFromFlags({ ...base, strategy, 'error-rate': String(c.rate), 'error-kind': c.kind })
@@ -190,7 +188,7 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
       const run: PaperRun = { strategy, kind: c.kind, rate: c.rate, testnet: { ok: false, error: null, wallSeconds: 0, steps: 0, testAccuracy: null, rollbacks: null, repairs: null, faults: null, bytesPerStep: null, timeToCleanS: null, trace: null }, simulate: null, model: null }
       const t0 = performance.now()
       try {
-        const r = await runTestnet({ flags, dir, timeoutMs: opts.runTimeoutMs ?? (opts.quick ? 5 : 40) * 60_000 })
+        const r = await runTestnet({ flags, dir, timeoutMs })
         const s = r.summary as TestnetSummary & { trace?: TestnetTrace }
         run.testnet = {
           ok: true,
@@ -237,7 +235,7 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
         // Calibration: the same clean job with an audit every CALIBRATION_INTERVAL steps.
         const calDir = mkdtempSync(join(tmpdir(), 'codenet-paper-'))
         try {
-          const cal = await runTestnet({ flags: { ...flags, 'checkpoint-every': String(CALIBRATION_INTERVAL) }, dir: calDir, timeoutMs: opts.runTimeoutMs ?? (opts.quick ? 5 : 40) * 60_000 })
+          const cal = await runTestnet({ flags: { ...flags, 'checkpoint-every': String(CALIBRATION_INTERVAL) }, dir: calDir, timeoutMs })
           const S = run.testnet.steps
           const perStep = secondsPerStep(run.testnet.trace, S)
           if (perStep !== null) {
@@ -339,9 +337,4 @@ function modelTable (res: PaperBenchResult): string[] {
     '',
     `Step costs from the clean runs (calibration: the clean job again with an audit every ${CALIBRATION_INTERVAL} steps): ${k.join('; ')}. Predicted = start/finish + attempted steps × step + audits × audit, with simulate's counts for the same job; the model leaves out the correction work itself (decodes with errors, shard repairs), so 'excess per repair' is what the run took beyond it, per repaired shard.`
   ]
-}
-
-/** For tests: a scheme by name at P peers (equal storage: PolyDot m=2 n=1 and replication r = P/2 hold half of each layer). */
-export function equalStorageSchemes (peers: number): { codenet: CodeScheme, replication: CodeScheme } {
-  return { codenet: createScheme({ kind: 'polydot', peers, m: 2, n: 1 }), replication: createScheme({ kind: 'replication', peers, replicas: peers / 2 }) }
 }

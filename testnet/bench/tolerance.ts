@@ -13,7 +13,7 @@
  * round could not be decoded, and was rolled back — never silently wrong) or silent.
  */
 import { createScheme } from '../../codes/index.ts'
-import type { CodeScheme } from '../../codes/scheme.ts'
+import { type CodeScheme, worstCorrectable } from '../../codes/scheme.ts'
 import { DEFAULT_CONFIG, type TrainingConfig } from '../../training/config.ts'
 import type { ErrorModel } from '../../training/soft-errors.ts'
 
@@ -55,7 +55,7 @@ export async function runToleranceTable (opts: ToleranceOptions = {}): Promise<T
     for (const strategy of ['codenet', 'replication'] as const) {
       for (const mode of opts.modes ?? (['adversarial', 'probabilistic'] as const)) {
         const scheme = schemeOf(strategy, peers)
-        const theory = Math.min(...(['forward', 'backward'] as const).map(ph => scheme.correctable(ph, peers)[mode]))
+        const theory = worstCorrectable(scheme, peers)[mode]
         const config: TrainingConfig = {
           ...DEFAULT_CONFIG,
           peers,

@@ -15,7 +15,7 @@
  * they then find themselves at other positions than the network and resync (resync.ts),
  * which is how message loss is absorbed: never by an exception.
  */
-import type { CodeScheme } from '../../codes/scheme.ts'
+import { type CodeScheme, worstCorrectable } from '../../codes/scheme.ts'
 import type { AuditVerdict, Verdict, VerdictCodec } from '../recovery.ts'
 import { emptyAuditVerdict } from '../recovery.ts'
 import type { RoundKey } from '../exchange.ts'
@@ -36,7 +36,7 @@ export function faultTolerance (scheme: CodeScheme): number {
  */
 export function quarantineLimit (scheme: CodeScheme, mode: 'probabilistic' | 'adversarial'): number {
   let k = faultTolerance(scheme)
-  while (k > 0 && !(['forward', 'backward'] as const).every(ph => scheme.correctable(ph, scheme.peers - k)[mode] >= 1)) k--
+  while (k > 0 && worstCorrectable(scheme, scheme.peers - k)[mode] < 1) k--
   return k
 }
 
