@@ -17,7 +17,7 @@ export class Monitor {
 
   constructor (totalSteps: number | null, startedAt: number) {
     this.startedAt = startedAt
-    this.view = { t: 0, step: 0, totalSteps, loss: null, trainAccuracy: null, testAccuracy: null, totals: { injected: 0, detected: 0, corrected: 0, uncorrectable: 0, rollbacks: 0, repairs: 0, restarts: 0 }, series: [], accuracy: [], events: [] }
+    this.view = { t: 0, step: 0, totalSteps, loss: null, trainAccuracy: null, testAccuracy: null, totals: { injected: 0, detected: 0, corrected: 0, uncorrectable: 0, rollbacks: 0, repairs: 0, restarts: 0 }, series: [], accuracy: [], events: [], counts: [] }
   }
 
   event (e: Omit<TimelineEvent, 't' | 'step'>): void {
@@ -59,6 +59,11 @@ export class Monitor {
         diff('uncorrectable', 'uncorrectable', 'uncorrectable rounds')
         diff('rollbacks', 'rollback', 'rollbacks')
         diff('repairs', 'repair', 'shards repaired')
+      }
+      if (prev === null || totals.injected > prev.injected || totals.detected > prev.detected || totals.rollbacks > prev.rollbacks) {
+        const counts = this.view.counts ??= []
+        counts.push({ t, step: this.view.step, injected: totals.injected, detected: totals.detected, rollbacks: totals.rollbacks })
+        if (counts.length > 5000) counts.splice(0, counts.length - 5000)
       }
       this.lastTotals = totals
       this.view.totals = totals

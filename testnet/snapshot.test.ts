@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { aggregate, peerRows, totalsOf, formatRows, networkPoint } from './snapshot.ts'
+import { aggregate, peerRows, totalsOf, formatRows, networkPoint, traceOf } from './snapshot.ts'
+import { Monitor } from './monitor.ts'
 import type { PeerSummary } from '../node/engine.ts'
 import type { PeerStatus } from '../protocols/status.ts'
 import { peerStatusFixture, peerHealthFixture, controllerStatusFixture } from '../protocols/testing.ts'
@@ -64,5 +65,36 @@ describe('aggregate', () => {
     expect(a).toMatchObject({ testAccuracy: 0.95, faults: { injected: 3, detected: 5, corrected: 5, silent: null }, rollbacks: 2, bytesSent: 300, wallSeconds: 9, peersFinished: 3, restarts: 1 })
     expect(a.perPeer.map(p => p.self)).toEqual([0, 1, 2])
     expect(() => aggregate([], { wallSeconds: 0, restarts: 0, faultsInjectedByCommand: 0 })).toThrow(/no peer/)
+  })
+})
+
+describe('the run\'s trace', () => {
+  it('counts rollbacks and faults from the per-poll totals, however many timeline events were dropped', () => {
+    const h = [{}, {}]
+    const m = new Monitor(100, Date.now())
+    const poll = (t: number, step: number, injected: number, detected: number, rollbacks: number): void => {
+      m.observe(t, slots.slice(0, 2), [st(0, step, h, { faults: { injected, detected, corrected: detected, uncorrectable: 0 }, rollbacks }), st(1, step, h, { faults: { injected: 0, detected, corrected: detected, uncorrectable: 0 }, rollbacks })], 0, false)
+    }
+    poll(1000, 5, 0, 0, 0)
+    poll(2000, 10, 3, 2, 1)
+    poll(3000, 12, 3, 2, 1)
+    poll(4000, 8, 4, 4, 3)
+    // The timeline keeps only its last 2,000 events: the trace does not depend on them.
+    m.view.events.splice(0)
+    const tr = traceOf(m.view)
+    expect(tr.rollbacks).toEqual([{ t: 2000, step: 10, count: 1 }, { t: 4000, step: 8, count: 2 }])
+    expect(tr.faults?.injected).toEqual([{ t: 2000, step: 10, count: 3 }, { t: 4000, step: 8, count: 1 }])
+    expect(tr.faults?.detected).toEqual([{ t: 2000, step: 10, count: 2 }, { t: 4000, step: 8, count: 2 }])
+    expect(tr.steps.map(p => p.step)).toEqual([5, 10, 12, 8])
+  })
+
+  it('falls back to the network\'s timeline events for a view written without totals', () => {
+    const tr = traceOf({ t: 0, step: 0, totalSteps: null, loss: null, trainAccuracy: null, testAccuracy: null, totals: { injected: 0, detected: 0, corrected: 0, uncorrectable: 0, rollbacks: 0, repairs: 0, restarts: 0 }, series: [], accuracy: [], events: [
+      { t: 5, step: 1, type: 'rollback', peer: null, count: 2, detail: '' },
+      { t: 6, step: 1, type: 'injected', peer: 3, count: 1, detail: 'a fault command' },
+      { t: 7, step: 2, type: 'detected', peer: null, count: 4, detail: '' }
+    ] })
+    expect(tr.rollbacks).toEqual([{ t: 5, step: 1, count: 2 }])
+    expect(tr.faults).toEqual({ injected: [], detected: [{ t: 7, step: 2, count: 4 }] })
   })
 })

@@ -91,6 +91,19 @@ export interface MonitorView {
   series: SeriesPoint[]
   accuracy: AccuracyPoint[]
   events: TimelineEvent[]
+  /**
+   * The network totals at every poll where one of them rose (cumulative). Unlike `events`
+   * (the last 2,000, for the timeline) it keeps a whole run: what `traceOf` counts from.
+   */
+  counts?: CountPoint[]
+}
+
+export interface CountPoint {
+  t: number
+  step: number
+  injected: number
+  detected: number
+  rollbacks: number
 }
 
 /** The median of the finite values of `xs`; null when there are none. */
@@ -221,14 +234,34 @@ export interface TestnetTrace {
   steps: Array<{ t: number, step: number }>
   accuracy: AccuracyPoint[]
   rollbacks: Array<{ t: number, step: number | null, count: number }>
+  /** Soft errors the peers injected into their own work, and faults the network detected: how many, when. */
+  faults?: { injected: Array<{ t: number, step: number | null, count: number }>, detected: Array<{ t: number, step: number | null, count: number }> }
 }
 
-/** The trace of a monitor view. */
+/**
+ * The trace of a monitor view: rollbacks and faults from the per-poll totals (`counts`), so a
+ * long run keeps its early ones; from the timeline events for a view written without them.
+ */
 export function traceOf (view: MonitorView): TestnetTrace {
+  const counts = view.counts
+  const rises = (k: 'rollbacks' | 'injected' | 'detected'): Array<{ t: number, step: number | null, count: number }> => {
+    if (counts === undefined) {
+      const type = k === 'rollbacks' ? 'rollback' : k
+      return view.events.filter(e => e.type === type && e.peer === null).map(e => ({ t: e.t, step: e.step, count: e.count }))
+    }
+    const out: Array<{ t: number, step: number | null, count: number }> = []
+    let prev = 0
+    for (const c of counts) {
+      if (c[k] > prev) out.push({ t: c.t, step: c.step, count: c[k] - prev })
+      prev = Math.max(prev, c[k])
+    }
+    return out
+  }
   return {
     steps: view.series.map(p => ({ t: p.t, step: p.step })),
     accuracy: view.accuracy.map(a => ({ ...a })),
-    rollbacks: view.events.filter(e => e.type === 'rollback').map(e => ({ t: e.t, step: e.step, count: e.count }))
+    rollbacks: rises('rollbacks'),
+    faults: { injected: rises('injected'), detected: rises('detected') }
   }
 }
 

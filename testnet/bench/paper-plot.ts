@@ -1,8 +1,10 @@
 /**
  * The plot of `bench paper`: test accuracy against wall time, one line per (strategy, ε) of
  * one error kind — the launcher's scored checkpoints, then the final accuracy at the end of
- * the run — with each rollback marked as a tick under the axis in the line's colour, and
- * runs that failed listed in the legend. Plain SVG, no dependencies.
+ * the run — and under the axis one strip per run with errors: its injected soft errors as
+ * short pale ticks, the faults the network detected as mid ticks, its rollbacks as full ticks,
+ * in the line's colour (at the poll that saw them, ~1 s). Runs that failed say so in the
+ * legend. Plain SVG, no dependencies.
  */
 import { fmtRate, type PaperBenchResult, type PaperRun } from './paper.ts'
 import type { ErrorKind } from '../../training/soft-errors.ts'
@@ -24,7 +26,9 @@ export function accuracyPoints (r: PaperRun): Array<[number, number]> {
 export function paperSvg (res: PaperBenchResult, kind: ErrorKind): string {
   const runs = res.runs.filter(r => r.kind === kind)
   const rates = [...new Set(runs.map(r => r.rate))].sort((a, b) => a - b)
-  const W = 940; const H = 520; const L = 60; const R = 250; const T = 40; const B = 80
+  const marked = runs.filter(r => (r.testnet.trace?.rollbacks.length ?? 0) > 0 || (r.testnet.trace?.faults?.injected.length ?? 0) > 0)
+  const STRIP = 11
+  const W = 940; const L = 60; const R = 250; const T = 40; const B = 64 + STRIP * marked.length + 12; const H = 440 + B
   const tMax = Math.max(10, ...runs.map(r => r.testnet.wallSeconds))
   const accs = runs.flatMap(r => accuracyPoints(r).map(p => p[1]))
   const yLo = Math.max(0, Math.floor(10 * Math.min(0.8, ...accs)) / 10); const yHi = 1
@@ -40,23 +44,33 @@ export function paperSvg (res: PaperBenchResult, kind: ErrorKind): string {
   }
   const tick = Math.max(1, 10 ** Math.floor(Math.log10(tMax / 2)) * (tMax / 10 ** Math.floor(Math.log10(tMax)) > 5 ? 2 : 1))
   for (let t = 0; t <= tMax; t += tick) o.push(`<text x="${X(t).toFixed(1)}" y="${H - B + 16}" text-anchor="middle">${t}</text>`)
-  o.push(`<text x="${(L + W - R) / 2}" y="${H - B + 34}" text-anchor="middle">wall seconds (ticks below: rollbacks)</text>`)
+  o.push(`<text x="${(L + W - R) / 2}" y="${H - B + 34}" text-anchor="middle">wall seconds${marked.length > 0 ? ' (strips below, per run: pale = soft errors injected, mid = detected, full = rollback)' : ''}</text>`)
   o.push(`<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#586069"/>`)
   const clean = res.cleanAccuracy.codenet
   if (clean !== undefined) o.push(`<line x1="${L}" x2="${W - R}" y1="${Y(clean).toFixed(1)}" y2="${Y(clean).toFixed(1)}" stroke="#28a745" stroke-dasharray="4 4"/>`, `<text x="${W - R - 4}" y="${(Y(clean) - 4).toFixed(1)}" text-anchor="end" fill="#28a745">clean ${(100 * clean).toFixed(2)} %</text>`)
   let legend = 0
   const strategies = [...new Set(runs.map(r => r.strategy))]
-  strategies.forEach((s, si) => {
+  strategies.forEach(s => {
     for (const r of runs.filter(q => q.strategy === s)) {
       const color = COLORS[s] ?? '#24292e'
       const dash = DASHES[rates.indexOf(r.rate) % DASHES.length]
       const pts = accuracyPoints(r)
       if (pts.length > 0) o.push(`<polyline fill="none" stroke="${color}" stroke-width="1.8"${dash !== '' ? ` stroke-dasharray="${dash}"` : ''} points="${[[0, pts[0][1]] as [number, number], ...pts].slice(1).map(([t, a]) => `${X(t).toFixed(1)},${Y(a).toFixed(1)}`).join(' ')}"/>`)
       for (const p of pts) o.push(`<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="2.2" fill="${color}"/>`)
-      const y0 = H - B + 42 + 6 * si
-      for (const rb of r.testnet.trace?.rollbacks ?? []) o.push(`<line x1="${X(rb.t / 1000).toFixed(1)}" x2="${X(rb.t / 1000).toFixed(1)}" y1="${y0}" y2="${y0 + 5}" stroke="${color}"/>`)
+      const strip = marked.indexOf(r)
+      if (strip >= 0) {
+        const y0 = H - B + 46 + STRIP * strip
+        const ticks = (xs: ReadonlyArray<{ t: number }>, y1: number, y2: number, extra: string): void => {
+          for (const e of xs) o.push(`<line x1="${X(e.t / 1000).toFixed(1)}" x2="${X(e.t / 1000).toFixed(1)}" y1="${y1}" y2="${y2}" stroke="${color}"${extra}/>`)
+        }
+        const tr = r.testnet.trace
+        ticks(tr?.faults?.injected ?? [], y0 + 6, y0 + 9, ' stroke-opacity="0.35"')
+        ticks(tr?.faults?.detected ?? [], y0 + 3, y0 + 9, ' stroke-opacity="0.6"')
+        ticks(tr?.rollbacks ?? [], y0, y0 + 9, '')
+        o.push(`<text x="${W - R + 12}" y="${y0 + 8}" fill="${color}">${esc(`${s} ε=${fmtRate(r.rate)}`)}</text>`)
+      }
       const ly = T + 14 * legend++
-      const label = `${s} ε=${fmtRate(r.rate)}: ${r.testnet.ok ? `${r.testnet.wallSeconds.toFixed(0)} s, ${r.testnet.rollbacks ?? 0} rollbacks` : 'failed'}`
+      const label = `${s} ε=${fmtRate(r.rate)}: ${r.testnet.ok ? `${r.testnet.wallSeconds.toFixed(0)} s, ${r.testnet.rollbacks ?? 0} rollbacks` : r.testnet.noProgress != null ? `stuck at step ${r.testnet.noProgress.step}` : 'failed'}`
       o.push(`<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash !== '' ? ` stroke-dasharray="${dash}"` : ''}/>`, `<text x="${W - R + 40}" y="${ly + 4}">${esc(label)}</text>`)
     }
   })

@@ -47,7 +47,8 @@ describe('bench paper pieces', () => {
   const trace: TestnetTrace = {
     steps: [{ t: 1000, step: 0 }, { t: 2000, step: 10 }, { t: 3000, step: 20 }, { t: 4000, step: 30 }, { t: 5000, step: 40 }, { t: 6000, step: 51 }, { t: 7000, step: 60 }],
     accuracy: [{ t: 5500, step: 19, testAccuracy: 0.8 }, { t: 6500, step: 49, testAccuracy: 0.95 }],
-    rollbacks: [{ t: 4200, step: 31, count: 1 }]
+    rollbacks: [{ t: 4200, step: 31, count: 1 }],
+    faults: { injected: [{ t: 3100, step: 20, count: 3 }, { t: 4100, step: 30, count: 1 }], detected: [{ t: 4100, step: 30, count: 2 }] }
   }
 
   it('times the first checkpoint within the slack of the clean accuracy, at the moment the network passed its step', () => {
@@ -87,7 +88,17 @@ describe('bench paper pieces', () => {
     expect(svg.match(/<polyline/g)?.length).toBe(2)
     expect(svg).toContain('uncoded ε=1e-2: failed')
     expect(svg).toContain('clean 95.00 %')
-    expect(svg.match(/<line x1="[\d.]+" x2="[\d.]+" y1="4[89]\d" y2="4[89]\d"/g)?.length).toBe(2)
+    // A strip for each of the two runs with a trace: 2 injected, 1 detected, 1 rollback each.
+    expect(svg.match(/stroke-opacity="0.35"/g)?.length).toBe(4)
+    expect(svg.match(/stroke-opacity="0.6"/g)?.length).toBe(2)
+    expect(svg.match(/<text x="\d+" y="\d+" fill="#0366d6">codenet ε=0<\/text>/g)?.length).toBe(1)
+    expect(svg.match(/<text x="\d+" y="\d+" fill="#d73a49">replication ε=1e-2<\/text>/g)?.length).toBe(1)
+    const full = [...svg.matchAll(/<line x1="([\d.]+)" x2="[\d.]+" y1="(\d+)" y2="(\d+)" stroke="#[0-9a-f]+"\/>/g)].filter(m => Number(m[3]) - Number(m[2]) === 9)
+    expect(full.length).toBe(2)
+    // A run stopped for making no progress says where it stuck.
+    const stuck = run('uncoded', 0.01, false)
+    stuck.testnet.noProgress = { step: 408, seconds: 180 }
+    expect(paperSvg({ ...res, runs: [stuck] } as unknown as PaperBenchResult, 'gaussian')).toContain('uncoded ε=1e-2: stuck at step 408')
   })
 })
 

@@ -56,7 +56,17 @@ export interface PaperBenchOptions {
   steps?: number
   /** Give up on one testnet run after this long (it is recorded as failed). */
   runTimeoutMs?: number
+  /** Stop a testnet run whose furthest step has not moved for this long (recorded as 'no progress'). Default NO_PROGRESS_MS. */
+  stallMs?: number
 }
+
+/**
+ * A run whose network has not passed its furthest step for this long is stopped and recorded as
+ * making no progress: longer than any stretch of rollbacks and replays a finishing run showed in
+ * the grid (codenet at 5e-2 passes a new step every few seconds), far shorter than the
+ * network's own stall limit when every round waits out its timeout.
+ */
+export const NO_PROGRESS_MS = 180_000
 
 /** What a strategy is, at equal storage: the fraction of every layer a peer holds, and what a round tolerates. */
 export interface StrategyFacts {
@@ -85,6 +95,8 @@ export interface PaperRun {
     bytesPerStep: number | null
     /** Seconds to within ACCURACY_SLACK of the clean run's accuracy; null: never. */
     timeToCleanS: number | null
+    /** Stopped by the bench: the furthest step had not moved for `seconds` (NO_PROGRESS_MS). */
+    noProgress?: { step: number, seconds: number } | null
     trace: TestnetTrace | null
   }
   simulate: { testAccuracy: number, rollbacks: number, repairs: number, silent: number, uncorrectable: number, completedSteps: number, attemptedSteps: number, audits: number, meanStepsLost: number | null, stalled: string | null, wallSeconds: number } | null
@@ -169,6 +181,7 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
   const seed = opts.seed ?? 1
   const steps = opts.steps ?? (opts.quick ? QUICK_STEPS : undefined)
   const timeoutMs = opts.runTimeoutMs ?? (opts.quick ? 5 : 40) * 60_000
+  const stallMs = opts.stallMs ?? NO_PROGRESS_MS
   const base: Record<string, string> = { peers: String(peers), seed: String(seed), ...(steps !== undefined ? { steps: String(steps) } : {}) }
   const configOf = (strategy: Strategy, c: PaperCase): TrainingConfig =>
     trainingConfigFromFlags({ ...base, strategy, 'error-rate': String(c.rate), 'error-kind': c.kind })
@@ -188,7 +201,7 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
       const run: PaperRun = { strategy, kind: c.kind, rate: c.rate, testnet: { ok: false, error: null, wallSeconds: 0, steps: 0, testAccuracy: null, rollbacks: null, repairs: null, faults: null, bytesPerStep: null, timeToCleanS: null, trace: null }, simulate: null, model: null }
       const t0 = performance.now()
       try {
-        const r = await runTestnet({ flags, dir, timeoutMs })
+        const r = await runTestnet({ flags, dir, timeoutMs, stallMs })
         const s = r.summary as TestnetSummary & { trace?: TestnetTrace }
         run.testnet = {
           ok: true,
@@ -207,6 +220,9 @@ export async function runPaperBench (opts: PaperBenchOptions): Promise<PaperBenc
         if (!(err instanceof BenchRunError)) throw err
         run.testnet.error = err.message.split('\n')[0].slice(0, 400)
         run.testnet.wallSeconds = (performance.now() - t0) / 1000
+        run.testnet.trace = err.trace
+        if (err.trace !== null) run.testnet.steps = Math.max(0, ...err.trace.steps.map(p => p.step))
+        if (err.noProgress) run.testnet.noProgress = { step: run.testnet.steps, seconds: stallMs / 1000 }
       }
       // The job the testnet trained, in simulate: silent acceptances and the truth.
       let job: TrainingConfig = config
@@ -307,7 +323,7 @@ export function formatPaperTable (res: PaperBenchResult): string {
       const t = r.testnet
       const f = t.faults
       const exit = /exited with (\d+)/.exec(t.error ?? '')
-      const done = t.ok ? `${t.steps}/${res.config.steps}` : exit !== null ? `failed (exit ${exit[1]})` : `failed: ${t.error ?? ''}`.replace(/\|/g, '/')
+      const done = t.ok ? `${t.steps}/${res.config.steps}` : t.noProgress != null ? `no progress for ${t.noProgress.seconds} s beyond step ${t.noProgress.step}` : exit !== null ? `failed (exit ${exit[1]})` : `failed: ${t.error ?? ''}`.replace(/\|/g, '/')
       const sim = r.simulate
       return `| ${r.strategy} | ${r.kind} | ${fmtRate(r.rate)} | ${t.wallSeconds.toFixed(0)} | ${sec(t.timeToCleanS)} | ${pct(t.testAccuracy)} | ${t.rollbacks ?? '–'} (${sim?.rollbacks ?? '–'}) | ${t.repairs ?? '–'} | ${f === null ? '–' : `${f.detected} / ${f.corrected} / ${f.uncorrectable}`} | ${sim === null ? '–' : sim.silent}${sim?.stalled != null ? ' (simulate stalled)' : ''} | ${t.bytesPerStep === null ? '–' : (t.bytesPerStep / 1e6).toFixed(1)} | ${done} |`
     }),

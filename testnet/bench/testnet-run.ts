@@ -18,12 +18,16 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PeerSummary } from '../../node/engine.ts'
 import type { TrainingConfig } from '../../training/config.ts'
-import type { TestnetSummary } from '../snapshot.ts'
+import { traceOf, type MonitorView, type TestnetSummary, type TestnetTrace } from '../snapshot.ts'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
 
 export class BenchRunError extends Error {
   override name = 'BenchRunError'
+  /** How far the failed run got, as the launcher last saw it (its state.json); null if unknown. */
+  trace: TestnetTrace | null = null
+  /** The run was stopped for making no progress (TestnetRunOptions.stallMs). */
+  noProgress = false
 }
 
 export interface TestnetRunOptions {
@@ -37,6 +41,12 @@ export interface TestnetRunOptions {
   timeoutMs?: number
   /** The config the run must have trained (compared with the job the launcher wrote). */
   expect?: TrainingConfig
+  /**
+   * Stop the run when the network's furthest step has not moved for this long while training
+   * (read from the launcher's state.json every few seconds): a network that only rolls back and
+   * waits out timeouts reaches its own stall limit far later. Default: never.
+   */
+  stallMs?: number
 }
 
 export interface TestnetRun {
@@ -78,6 +88,35 @@ export function differences (a: TrainingConfig, b: TrainingConfig): string[] {
 /** `--name value` pairs of a flag record. */
 export const argsOf = (flags: Record<string, string>): string[] => Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v])
 
+/**
+ * Whether a training network has stopped moving: its furthest step (the launcher's lower-median
+ * step) has not risen for `stallMs`. Rollbacks and replays below the furthest step do not count
+ * as progress; any phase but training (joining, finishing) restarts the clock.
+ */
+export class ProgressWatch {
+  private furthest = -1
+  private movedAt: number
+  readonly stallMs: number
+  constructor (stallMs: number, now: number) { this.stallMs = stallMs; this.movedAt = now }
+
+  /** One reading; the furthest step when the network has been stuck for stallMs, else null. */
+  observe (phase: string, step: number | null, now: number): number | null {
+    if (phase !== 'training' || step === null) { this.movedAt = now; return null }
+    if (step > this.furthest) { this.furthest = step; this.movedAt = now; return null }
+    return now - this.movedAt > this.stallMs ? this.furthest : null
+  }
+}
+
+/** The launcher's state file in `dir` (phase and monitor view); null while absent or half written. */
+function launcherState (dir: string): { phase: string, monitor: MonitorView | null } | null {
+  try {
+    const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { phase?: unknown, monitor?: unknown }
+    if (typeof s.phase !== 'string') return null
+    const m = s.monitor as MonitorView | null | undefined
+    return { phase: s.phase, monitor: m !== undefined && m !== null && typeof m.step === 'number' && Array.isArray(m.series) && Array.isArray(m.accuracy) && Array.isArray(m.events) ? m : null }
+  } catch { return null }
+}
+
 export async function runTestnet (opts: TestnetRunOptions): Promise<TestnetRun> {
   if (opts.flags['error-rate'] === undefined) throw new Error('runTestnet: pass --error-rate explicitly (the testnet injects soft errors by default)')
   const dir = resolve(opts.dir)
@@ -98,20 +137,39 @@ export async function runTestnet (opts: TestnetRunOptions): Promise<TestnetRun> 
   child.stderr.on('data', keep)
   const timeoutMs = opts.timeoutMs ?? 30 * 60_000
   let timedOut = false
+  let stalled: { step: number, seconds: number } | null = null
+  // SIGTERM: the launcher stops every peer and exits; SIGKILL only if it does not.
+  const stop = (): void => {
+    child.kill('SIGTERM')
+    setTimeout(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }, 45_000).unref()
+  }
+  const progress = opts.stallMs === undefined ? null : new ProgressWatch(opts.stallMs, performance.now())
+  const watch = progress === null
+    ? null
+    : setInterval(() => {
+      const s = launcherState(dir)
+      if (s === null || stalled !== null) return
+      const stuck = progress.observe(s.phase, s.monitor?.step ?? null, performance.now())
+      if (stuck !== null) { stalled = { step: stuck, seconds: progress.stallMs / 1000 }; stop() }
+    }, Math.min(5000, Math.max(500, progress.stallMs / 10)))
   const code = await new Promise<number | null>((resolveExit, reject) => {
-    // SIGTERM: the launcher stops every peer and exits; SIGKILL only if it does not.
-    const timer = setTimeout(() => {
-      timedOut = true
-      child.kill('SIGTERM')
-      setTimeout(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }, 45_000).unref()
-    }, timeoutMs)
+    const timer = setTimeout(() => { timedOut = true; stop() }, timeoutMs)
     child.on('error', (err) => { clearTimeout(timer); reject(new BenchRunError(`cannot start codenet testnet: ${err.message}`)) })
     child.on('exit', (c) => { clearTimeout(timer); resolveExit(c) })
-  })
+  }).finally(() => { if (watch !== null) clearInterval(watch) })
   const wallSeconds = (performance.now() - started) / 1000
   const tail = output.trim() === '' ? 'see the peer logs there' : output.trim().split('\n').slice(-4).join(' | ')
-  if (timedOut) throw new BenchRunError(`codenet testnet ${argsOf(opts.flags).join(' ')} did not finish within ${timeoutMs / 1000} s (logs in ${dir}): ${tail}`)
-  if (code !== 0 || !existsSync(jsonFile)) throw new BenchRunError(`codenet testnet ${argsOf(opts.flags).join(' ')} exited with ${code} (logs in ${dir}): ${tail}`)
+  const failed = (message: string, noProgress = false): BenchRunError => {
+    const err = new BenchRunError(message)
+    const monitor = launcherState(dir)?.monitor ?? null
+    err.trace = monitor === null ? null : traceOf(monitor)
+    err.noProgress = noProgress
+    return err
+  }
+  const stall = stalled as { step: number, seconds: number } | null
+  if (stall !== null) throw failed(`codenet testnet ${argsOf(opts.flags).join(' ')} made no progress for ${stall.seconds} s beyond step ${stall.step} (stopped; logs in ${dir})`, true)
+  if (timedOut) throw failed(`codenet testnet ${argsOf(opts.flags).join(' ')} did not finish within ${timeoutMs / 1000} s (logs in ${dir}): ${tail}`)
+  if (code !== 0 || !existsSync(jsonFile)) throw failed(`codenet testnet ${argsOf(opts.flags).join(' ')} exited with ${code} (logs in ${dir}): ${tail}`)
   const summary = JSON.parse(readFileSync(jsonFile, 'utf8')) as TestnetSummary
   if (opts.expect !== undefined) {
     const job = JSON.parse(readFileSync(join(dir, 'job.json'), 'utf8')) as { config: TrainingConfig }
