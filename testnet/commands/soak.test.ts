@@ -31,6 +31,18 @@ describe('codenet soak', () => {
     expect(r.out).toMatch(new RegExp(`summary: ${SEEDS} seeds, ${SEEDS} completed, 0 stalled, 0 exceptions; total silent 0;`))
   }, 300_000)
 
+  it('a peer a rollback took further back than the others rejoins them where they are (seeds 921 and 1008 stalled)', async () => {
+    // 921: one peer's audit at step 13 drew too few sketches, so the next rollback took it back
+    // to step 11 while the others returned to 13; it moved on stale to 14 — one step ahead of a
+    // network that, one member short during a partition, kept failing step 13 — and so did the
+    // partitioned peer when it came back. 1008: the same after a crash. Both stalled.
+    for (const seed of [921, 1008]) {
+      const r = await run(['soak', '--seeds', '1', '--from', String(seed), '--jobs', '0'])
+      expect(r.code, r.out).toBe(0)
+      expect(r.out).toMatch(/summary: 1 seeds, 1 completed, 0 stalled, 0 exceptions; total silent 0;/)
+    }
+  }, 180_000)
+
   it('replays a seed exactly and refuses bad flags', async () => {
     const a = await run(['soak', '--seeds', '1', '--from', '7', '--jobs', '0'])
     const b = await run(['soak', '--seeds', '1', '--from', '7', '--jobs', '1'])

@@ -6,8 +6,11 @@
  * The signal is failure: a peer whose step could not decode looks at where the others are —
  * the (attempt, step) of the newest product round heard from each since its own step began,
  * i.e. what they compute now — and, when at least half of them were heard and their median
- * position is not its own, moves to the step after it (they will have finished it by this
- * peer's next step) with its own (stale) state instead of voting. A peer
+ * position is not its own, moves there with its own (stale) state instead of voting, and
+ * computes that step in the same call (step.ts): the others' results for it are in its inbox
+ * if they went on, and if they are retrying it for want of results, this peer's arrive while
+ * they still wait. (Moving to the step after it, as if they were sure to finish theirs, put
+ * a mover one step ahead of a network that kept failing that step — for good.) A peer
  * whose rounds decode is where a quorum is and never moves on its own; so a minority cannot
  * pull the majority, and results of an abandoned attempt that arrive late pull nobody back.
  *
@@ -67,9 +70,10 @@ export function resyncAfterFailure (ctx: TrainerContext, totalSteps: number, sin
   if (net === null) return null
   if (!isElsewhere(mine, net)) return null
   if (rejoinVerified(ctx, mine, net)) return { from: mine, to: { step: state.step, attempt: state.attempt }, verified: true }
+  if (rejoinCandidate(ctx, mine, net)) return { from: mine, to: { step: state.step, attempt: state.attempt } }
   // Never further ahead than RESYNC_WINDOW in one move: the median is sound with at most f
   // liars, and this bounds what more liars than that could do with one frame.
-  const to = { step: Math.min(net.step + 1, totalSteps, mine.step + RESYNC_WINDOW), attempt: net.attempt }
+  const to = { step: Math.min(net.step, totalSteps, mine.step + RESYNC_WINDOW), attempt: net.attempt }
   moveTo(ctx, to)
   ctx.log(`peer ${ctx.self}: resync from ${mine.step}/${mine.attempt} to the network's ${to.step}/${to.attempt}: stale state, expecting repair`)
   return { from: mine, to }
@@ -102,6 +106,33 @@ function rejoinVerified (ctx: TrainerContext, mine: Position, net: Position): bo
   state.heardSince = ctx.exchange.heard
   ctx.exchange.prune(g)
   ctx.log(`peer ${ctx.self}: resync from ${mine.step}/${mine.attempt} to its verified checkpoint ${g} at the network's attempt ${net.attempt} (the network at ${net.step}/${net.attempt})`)
+  return true
+}
+
+/**
+ * A peer whose last audit it could not judge (state.candidate) and whom a rollback then took
+ * back to an older checkpoint than the others' — they verified that audit and returned to it —
+ * finds the network at the candidate's step or a little beyond, at its own attempt or a later
+ * one. Moving forward from the older state (net.step + 1, stale by several steps) would leave
+ * it wrong in every round; with the others short of its results at a code with little to
+ * spare, each round fails and the rollbacks never end (soak seeds 921 and 1008). Its candidate
+ * is, barring a fault, exactly the state they restored: it takes that at the network's
+ * attempt and catches up from its inbox like a verified rejoin — but distrusted, flagging
+ * itself, until an audit verifies or repairs it, since nobody checked that state at this peer.
+ */
+function rejoinCandidate (ctx: TrainerContext, mine: Position, net: Position): boolean {
+  const { state } = ctx
+  const c = state.candidate
+  if (c === null || c.step <= mine.step || net.attempt < mine.attempt || net.step < c.step || net.step - c.step > CATCH_UP_STEPS) return false
+  restoreState(state, c, ctx.geo)
+  state.attempt = net.attempt
+  state.pending = null
+  state.distrustSelf = true
+  state.lastGood = snapshot(state)
+  state.lastGoodVerified = false
+  state.heardSince = ctx.exchange.heard
+  ctx.exchange.prune(c.step)
+  ctx.log(`peer ${ctx.self}: resync from ${mine.step}/${mine.attempt} to its unverified state at step ${c.step} at the network's attempt ${net.attempt} (the network at ${net.step}/${net.attempt}): expecting an audit`)
   return true
 }
 

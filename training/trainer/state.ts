@@ -60,6 +60,14 @@ export interface PeerState {
    */
   lastGoodVerified: boolean
   /**
+   * The state at the newest audit this peer could not judge (too few voters or sketches reached
+   * it) while it went on with the others: they may well have verified and checkpointed it. When
+   * a rollback then takes this peer further back than the others and it must rejoin them,
+   * this — at their step — is a far better start than moving forward from the older state
+   * (resync.ts rejoinCandidate). Dropped once a verified checkpoint reaches its step.
+   */
+  candidate: Checkpoint | null
+  /**
    * After a rejoin with stale state: this peer's own products are left out of its decodes
    * (they would be wrong) until an audit repaired its shards or found them on the code word.
    */
@@ -115,7 +123,7 @@ export function initialState (config: TrainingConfig, scheme: CodeScheme, self: 
     const shard = scheme.encodeShard(padTo(layer.w, geo.padded[l].rows, geo.padded[l].cols), self)
     return { shard, velocity: zeros(shard.rows, shard.cols), bias: layer.b.slice(), biasVelocity: new Float64Array(layer.b.length) }
   })
-  const s: Omit<PeerState, 'lastGood'> = { self, job: jobDigest(config), layers, step: 0, attempt: 0, lastGoodVerified: true, distrustSelf: false, pending: null, finishing: false, auditSalt: 0, heardSince: 0, rollbackCauses: new Map(), quarantine: null, rollbacks: 0, consecutiveRollbacks: 0, furthestVerified: 0, repairs: 0, lastLoss: NaN }
+  const s: Omit<PeerState, 'lastGood'> = { self, job: jobDigest(config), layers, step: 0, attempt: 0, lastGoodVerified: true, candidate: null, distrustSelf: false, pending: null, finishing: false, auditSalt: 0, heardSince: 0, rollbackCauses: new Map(), quarantine: null, rollbacks: 0, consecutiveRollbacks: 0, furthestVerified: 0, repairs: 0, lastLoss: NaN }
   return { ...s, lastGood: snapshot(s) }
 }
 

@@ -87,12 +87,23 @@ export async function runStep (ctx: TrainerContext, plan: StepPlan): Promise<Ste
   const { x, labels } = batchOf(plan.dataset.train, plan.dataset.inputSize, plan.order.indices(state.step))
   report.step = state.step
   report.attempt = state.attempt
-  const pass = await forwardBackward(ctx, x, labels, settle)
+  let pass = await forwardBackward(ctx, x, labels, settle)
   if (pass === null || rolledBack) { report.timing = { ...clock.timing }; return report }
   if (pass.uncorrectable > 0) {
-    // A step that could not decode: is the network elsewhere? Then go there instead of voting.
+    // A step that could not decode: is the network elsewhere? Then go there instead of voting,
+    // and compute the step it is computing now, at once: waiting a call would put this peer a
+    // step behind a network that goes on, or leave a network that keeps retrying its step for
+    // want of results one member short at every attempt (resync.ts).
     const moved = resyncAfterFailure(ctx, plan.totalSteps, began)
-    if (moved !== null) { report.resynced = moved; report.timing = { ...clock.timing }; return report }
+    if (moved !== null) {
+      report.resynced = moved
+      if (state.step >= plan.totalSteps) { report.timing = { ...clock.timing }; return report }
+      const b = batchOf(plan.dataset.train, plan.dataset.inputSize, plan.order.indices(state.step))
+      report.step = state.step
+      report.attempt = state.attempt
+      pass = await forwardBackward(ctx, b.x, b.labels)
+      if (pass === null) { report.timing = { ...clock.timing }; return report }
+    }
   }
   computeAndApply(ctx, plan, report, pass)
   report.timing = { ...clock.timing }
@@ -124,6 +135,7 @@ async function confirm (ctx: TrainerContext, report: StepReport, d: StepDecision
       // decoders did not check.
       ctx.log(`peer ${ctx.self} step ${state.step}/${state.attempt}: audit ${a === 'no-quorum' ? 'drew too few voters' : 'inconclusive (sketches missing)'}; going on unverified${state.distrustSelf ? ', flagging itself' : ''}`)
       report.auditInconclusive = true
+      state.candidate = snapshot(state)
       return true
     }
     report.audited = true
@@ -140,6 +152,7 @@ async function confirm (ctx: TrainerContext, report: StepReport, d: StepDecision
     if (state.step > state.furthestVerified) { state.consecutiveRollbacks = 0; state.furthestVerified = state.step }
     state.lastGood = snapshot(state)
     state.lastGoodVerified = true
+    if (state.candidate !== null && state.candidate.step <= state.step) state.candidate = null
     report.checkpointed = state.step
     ctx.exchange.prune(state.step)
   }
