@@ -113,7 +113,7 @@ function rejoinVerified (ctx: TrainerContext, mine: Position, net: Position): bo
  * A peer whose last audit it could not judge (state.candidate) and whom a rollback then took
  * back to an older checkpoint than the others' — they verified that audit and returned to it —
  * finds the network at the candidate's step or a little beyond, at its own attempt or a later
- * one. Moving forward from the older state (net.step + 1, stale by several steps) would leave
+ * one. Moving forward from the older state (stale by several steps) would leave
  * it wrong in every round; with the others short of its results at a code with little to
  * spare, each round fails and the rollbacks never end (soak seeds 921 and 1008). Its candidate
  * is, barring a fault, exactly the state they restored: it takes that at the network's
@@ -125,13 +125,7 @@ function rejoinCandidate (ctx: TrainerContext, mine: Position, net: Position): b
   const c = state.candidate
   if (c === null || c.step <= mine.step || net.attempt < mine.attempt || net.step < c.step || net.step - c.step > CATCH_UP_STEPS) return false
   restoreState(state, c, ctx.geo)
-  state.attempt = net.attempt
-  state.pending = null
-  state.distrustSelf = true
-  state.lastGood = snapshot(state)
-  state.lastGoodVerified = false
-  state.heardSince = ctx.exchange.heard
-  ctx.exchange.prune(c.step)
+  moveTo(ctx, { step: c.step, attempt: net.attempt })
   ctx.log(`peer ${ctx.self}: resync from ${mine.step}/${mine.attempt} to its unverified state at step ${c.step} at the network's attempt ${net.attempt} (the network at ${net.step}/${net.attempt}): expecting an audit`)
   return true
 }
