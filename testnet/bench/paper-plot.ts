@@ -28,7 +28,7 @@ export function paperSvg (res: PaperBenchResult, kind: ErrorKind): string {
   const rates = [...new Set(runs.map(r => r.rate))].sort((a, b) => a - b)
   const marked = runs.filter(r => (r.testnet.trace?.rollbacks.length ?? 0) > 0 || (r.testnet.trace?.faults?.injected.length ?? 0) > 0)
   const STRIP = 11
-  const W = 940; const L = 60; const R = 250; const T = 40; const B = 64 + STRIP * marked.length + 12; const H = 440 + B
+  const W = 1000; const L = 60; const R = 310; const T = 40; const B = 64 + STRIP * marked.length + 12; const H = 440 + B
   const tMax = Math.max(10, ...runs.map(r => r.testnet.wallSeconds))
   const accs = runs.flatMap(r => accuracyPoints(r).map(p => p[1]))
   const yLo = Math.max(0, Math.floor(10 * Math.min(0.8, ...accs)) / 10); const yHi = 1
