@@ -58,6 +58,26 @@ describe('PolyDot (Chebyshev) encode / decode', () => {
     expect(refused).toBeLessThan(RUNS / 10)
   })
 
+  it('decodes a set of results (one of them wrong) to the same bits whatever order they arrived in', () => {
+    let decoded = 0
+    for (const [P, m, n] of CONFIGS.slice(0, 12)) {
+      for (const phase of ['forward', 'backward'] as const) {
+        const u = setup(P, m, n, 3, 2, 4, P * 31 + m)
+        const ys = results(u, phase)
+        ys[1] = { ...ys[1], data: ys[1].data.map((v, i) => i % 3 === 0 ? v + 0.5 : v) }
+        const order = Array.from({ length: P }, (_, p) => p)
+        const a = u.s.decode(phase, new Map(order.map(p => [p, ys[p]])))
+        const b = u.s.decode(phase, new Map([...order].reverse().map(p => [p, ys[p]])))
+        expect(a.ok).toBe(b.ok)
+        if (a.ok && b.ok) {
+          expect(Array.from(b.value.data)).toEqual(Array.from(a.value.data))
+          expect(b.faulty).toEqual(a.faulty)
+        }
+        if (a.ok) decoded++
+      }
+    }
+    expect(decoded).toBeGreaterThan(10)
+  })
   it('has thresholds Q_fwd = mn + n − 1 and Q_bwd = 2mn − n: Q results are refused (unchecked), Q + 1 decode', () => {
     fc.assert(fc.property(config, fc.constantFrom<Phase>('forward', 'backward'), fc.integer(), ([P, m, n], phase, seed) => {
       const u = setup(P, m, n, 2, 3, 2, seed)

@@ -265,6 +265,10 @@ export class PolyDotScheme implements CodeScheme {
         vectors.push({ peer, data: y.data }); rows = y.rows; cols = y.cols
       } else misshapen.push(peer)
     }
+    // By peer, not by arrival: the decode is then a function of the set of results alone, the
+    // same to the last bit at every peer that holds that set (a fit's rounding, and which of
+    // two equally good subsets a search meets first, follow the order of its inputs).
+    vectors.sort((a, b) => a.peer - b.peer)
     return { vectors, misshapen, rows, cols }
   }
 

@@ -27,6 +27,21 @@ describe('replication', () => {
       }
     }
   })
+  it('returns the same value and repairs from the same copy whatever order the copies arrived in', () => {
+    // Copies within the tolerance of each other are equal to the vote, not to the bit: the
+    // value taken must not depend on arrival order, or peers' replicas part below the tolerance.
+    const r = run(s, 'forward')
+    const nudged = (y: Matrix): Matrix => ({ ...y, data: y.data.map(v => v * (1 + 1e-12)) })
+    const ys = r.ys.map((y, p) => p === 2 ? nudged(y) : y)
+    const inOrder = (order: number[]): Map<number, Matrix> => new Map(order.map(p => [p, ys[p]]))
+    const a = s.decode('forward', inOrder([0, 1, 2, 3, 4, 5]))
+    const b = s.decode('forward', inOrder([2, 5, 4, 3, 1, 0]))
+    expect(a.ok && b.ok).toBe(true)
+    if (a.ok && b.ok) expect(Array.from(b.value.data)).toEqual(Array.from(a.value.data))
+    const shards = r.shards.map((sh, p) => p === 2 ? nudged(sh) : sh)
+    const from = (order: number[]): Map<number, Matrix> => new Map(order.map(p => [p, shards[p]]))
+    expect(Array.from(s.repairShard(from([4, 2]), 0).data)).toEqual(Array.from(s.repairShard(from([2, 4]), 0).data))
+  })
   it('refuses when there is no majority (adversarial) or two disagreeing pairs', () => {
     const r = run(s, 'forward')
     const map = new Map(r.ys.map((y, p) => [p, y]))

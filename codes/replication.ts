@@ -82,7 +82,13 @@ export class ReplicationScheme implements CodeScheme {
   }
 
   /** Votes among one block's replicas; returns the winning group or a reason. */
-  private vote (members: Array<[number, Matrix]>, mode: 'adversarial' | 'probabilistic', tol: number): { winner: Array<[number, Matrix]>, losers: number[] } | { reason: string, suspects: number[] } {
+  private vote (arrived: Array<[number, Matrix]>, mode: 'adversarial' | 'probabilistic', tol: number): { winner: Array<[number, Matrix]>, losers: number[] } | { reason: string, suspects: number[] } {
+    // By peer, not by arrival: copies within the tolerance of each other are not identical, the
+    // groups form around their first member and the value returned is the winning group's
+    // first. In arrival order, peers that received the same copies in another order took
+    // different values (and a repair another copy), their replicas parted below the tolerance,
+    // and later rounds found them in disagreement — decisions the simulator never took.
+    const members = [...arrived].sort((a, b) => a[0] - b[0])
     const finite = members.filter(([, y]) => Number.isFinite(frobeniusNorm(y)))
     const bad = members.filter(([, y]) => !Number.isFinite(frobeniusNorm(y))).map(([p]) => p)
     const k = members.length
