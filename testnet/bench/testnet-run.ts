@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url'
 import type { PeerSummary } from '../../node/engine.ts'
 import type { TrainingConfig } from '../../training/config.ts'
 import { traceOf, type MonitorView, type TestnetSummary, type TestnetTrace } from '../snapshot.ts'
+import { readState, testnetPaths, type TestnetState } from '../state.ts'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
 
@@ -107,14 +108,13 @@ export class ProgressWatch {
   }
 }
 
-/** The launcher's state file in `dir` (phase and monitor view); null while absent or half written. */
+/** The launcher's state in `dir` (testnet/state.ts), with its monitor view when whole; null while absent or unreadable. */
 function launcherState (dir: string): { phase: string, monitor: MonitorView | null } | null {
-  try {
-    const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { phase?: unknown, monitor?: unknown }
-    if (typeof s.phase !== 'string') return null
-    const m = s.monitor as MonitorView | null | undefined
-    return { phase: s.phase, monitor: m !== undefined && m !== null && typeof m.step === 'number' && Array.isArray(m.series) && Array.isArray(m.accuracy) && Array.isArray(m.events) ? m : null }
-  } catch { return null }
+  let s: TestnetState | null
+  try { s = readState(testnetPaths(dir)) } catch { return null }
+  if (s === null) return null
+  const m = s.monitor
+  return { phase: s.phase, monitor: m !== null && typeof m.step === 'number' && Array.isArray(m.series) && Array.isArray(m.accuracy) && Array.isArray(m.events) ? m : null }
 }
 
 export async function runTestnet (opts: TestnetRunOptions): Promise<TestnetRun> {
@@ -181,8 +181,8 @@ export async function runTestnet (opts: TestnetRunOptions): Promise<TestnetRun> 
   for (const f of slotFiles) peers.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as PeerSummary)
   let pids: Array<number | null> = []
   try {
-    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { peers: Array<{ slot: number, pid: number | null }> }
-    pids = state.peers.sort((a, b) => a.slot - b.slot).map(p => p.pid)
+    const state = readState(testnetPaths(dir))
+    if (state !== null) pids = [...state.peers].sort((a, b) => a.slot - b.slot).map(p => p.pid)
   } catch {}
   return { summary, peers, pids, wallSeconds }
 }

@@ -84,7 +84,8 @@ export async function runStep (ctx: TrainerContext, plan: StepPlan): Promise<Ste
     report.timing = { ...clock.timing }
     return report
   }
-  const { x, labels } = batchOf(plan.dataset.train, plan.dataset.inputSize, plan.order.indices(state.step))
+  const batch = (): ReturnType<typeof batchOf> => batchOf(plan.dataset.train, plan.dataset.inputSize, plan.order.indices(state.step))
+  const { x, labels } = batch()
   report.step = state.step
   report.attempt = state.attempt
   let pass = await forwardBackward(ctx, x, labels, settle)
@@ -98,7 +99,7 @@ export async function runStep (ctx: TrainerContext, plan: StepPlan): Promise<Ste
     if (moved !== null) {
       report.resynced = moved
       if (state.step >= plan.totalSteps) { report.timing = { ...clock.timing }; return report }
-      const b = batchOf(plan.dataset.train, plan.dataset.inputSize, plan.order.indices(state.step))
+      const b = batch()
       report.step = state.step
       report.attempt = state.attempt
       pass = await forwardBackward(ctx, b.x, b.labels)
