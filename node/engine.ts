@@ -98,6 +98,8 @@ export interface EngineOptions {
   /** Human-readable progress lines. */
   print?: (line: string) => void
   signal?: AbortSignal
+  /** How many peers this process runs (a `codenet host`): the summary's CPU is this peer's share. */
+  processPeers?: () => number
 }
 
 /** `faults.silent` cannot be known by a real peer (it has no ground truth): always null here. */
@@ -350,7 +352,8 @@ export class PeerEngine {
       job: this.hash,
       restoredFrom: this.restoredFrom,
       verdictDisagreements: this.verdictDisagreements,
-      cpuAtStart: this.cpuAtStart
+      cpuAtStart: this.cpuAtStart,
+      processPeers: this.opts.processPeers?.() ?? 1
     })
     this.phase = 'done'
     return { summary, weights: exportWeights(model) }
@@ -378,6 +381,16 @@ export class PeerEngine {
     this.membership?.stop()
     await this.exchange?.stop()
     await this.host?.stop()
+  }
+
+  /**
+   * Stop at once, as the death of a process would stop this peer: no flush of queued results,
+   * no linger; connections close. A hosted peer's crash (its host process lives on).
+   */
+  async abort (): Promise<void> {
+    this.membership?.stop()
+    try { await this.exchange?.stop() } catch {}
+    try { await this.host?.stop() } catch {}
   }
 
   health (): PeerHealth[] {

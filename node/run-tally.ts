@@ -24,6 +24,8 @@ export interface SummaryContext {
   verdictDisagreements: number
   /** process.cpuUsage() when training began (after the join barrier). */
   cpuAtStart: NodeJS.CpuUsage
+  /** Peers the process runs (a `codenet host` runs several): this peer counts its share. Default 1. */
+  processPeers?: number
 }
 
 /**
@@ -37,6 +39,12 @@ export interface PeerCpu {
   protocolS: number
   /** totalS per attempted step, in ms. */
   perStepMs: number
+  /**
+   * Peers that shared the process (1 for a `codenet peer` process). The process's CPU cannot be
+   * told apart per peer, so each of them reports an equal share: totalS = process CPU / sharedBy,
+   * and summing over the peers gives the processes' CPU.
+   */
+  sharedBy: number
 }
 
 export class RunTally {
@@ -96,14 +104,14 @@ export class RunTally {
       attemptedSteps: this.attempted,
       framesDropped: c.exchange.framesDropped,
       verdictDisagreements: c.verdictDisagreements,
-      cpu: this.cpu(c.cpuAtStart)
+      cpu: this.cpu(c.cpuAtStart, c.processPeers ?? 1)
     }
   }
 
-  cpu (since: NodeJS.CpuUsage): PeerCpu {
+  cpu (since: NodeJS.CpuUsage, sharedBy = 1): PeerCpu {
     const u = process.cpuUsage(since)
-    const totalS = (u.user + u.system) / 1e6
+    const totalS = (u.user + u.system) / 1e6 / Math.max(1, sharedBy)
     const mathsS = (this.timing.computeMs + this.timing.encodeMs + this.timing.decodeMs) / 1000
-    return { totalS, mathsS, protocolS: Math.max(0, totalS - mathsS), perStepMs: this.attempted > 0 ? 1000 * totalS / this.attempted : 0 }
+    return { totalS, mathsS, protocolS: Math.max(0, totalS - mathsS), perStepMs: this.attempted > 0 ? 1000 * totalS / this.attempted : 0, sharedBy: Math.max(1, sharedBy) }
   }
 }

@@ -17,6 +17,14 @@ export interface CommandContext {
   argv: string[]
   stdout: NodeJS.WritableStream
   stderr: NodeJS.WritableStream
+  /** Set when the command runs as one of several peers in a `codenet host` process. */
+  hosted?: HostedPeer
+}
+
+/** What a peer hosted with others needs from its host (testnet/commands/host.ts). */
+export interface HostedPeer {
+  /** How many peers the process runs now (a peer reports its share of the process's CPU). */
+  peers: () => number
 }
 
 export interface Command {
@@ -76,7 +84,7 @@ export const COMMANDS: Command[] = [
   {
     name: 'testnet',
     summary: 'P peer processes on loopback over libp2p, with live progress and a summary',
-    usage: `codenet testnet [training options] [start faults] [--keep] [--json FILE] [--export-weights FILE] [--dashboard] [--dashboard-port P] [--report DIR] [--replay FILE] [--quiet]
+    usage: `codenet testnet [training options] [start faults] [--keep] [--json FILE] [--export-weights FILE] [--dashboard] [--dashboard-port P] [--report DIR] [--replay FILE] [--processes N] [--quiet]
        codenet testnet down
 
   --keep                run in the background and stay up after training (status, fault, dashboard); stop with \`codenet testnet down\`
@@ -84,6 +92,8 @@ export const COMMANDS: Command[] = [
   --report DIR          write summary.json, history.jsonl and SVG plots of loss/accuracy with faults marked
   --replay FILE         inject the faults of a history.jsonl again, at the same steps and with the same seeds
   --round-timeout-ms T  passed to every peer
+  --processes N         run the P peers in N processes (default: one per core, at most P); below P, each
+                        process hosts several peers, every one still its own libp2p node with its own faults
   State folder: .codenet/testnet/ (or $CODENET_TESTNET_DIR).
   Without --error-rate, every peer gets \`fault soft-error --rate ${DEFAULT_SOFT_ERROR_RATE} --site matmul\` when training starts, so correction shows;
   --error-rate ε uses the training option instead (ε = 0: no soft errors).
@@ -164,6 +174,17 @@ ${TRAINING_OPTIONS_HELP}`,
   --dashboard PORT        serve the live dashboard for this peer on 127.0.0.1:PORT
   --quiet                 no progress on stderr`,
     run: async (ctx) => await (await import('./commands/peer.ts')).peerCommand.run(ctx)
+  },
+  {
+    name: 'host',
+    summary: 'several peers in one process (the testnet launcher\'s, with --processes N)',
+    usage: `codenet host
+
+  Reads one JSON object per line on stdin, {"slot": k, "argv": [peer flags]}, and runs
+  \`codenet peer <peer flags>\` for each in this process, each its own libp2p node. Every line a
+  peer prints comes out as \`@k <line>\`, its end as \`@k !exit <code>\`. Ends when stdin closes
+  and no peer runs. Used by \`codenet testnet --processes N\`; not needed by hand.`,
+    run: async (ctx) => await (await import('./commands/host.ts')).hostCommand.run(ctx)
   },
   {
     name: 'status',
@@ -258,7 +279,7 @@ export function reportFailure (prefix: string, err: unknown, stderr: NodeJS.Writ
   return 1
 }
 
-export async function main (argv: string[], io: { stdout?: NodeJS.WritableStream, stderr?: NodeJS.WritableStream } = {}): Promise<number> {
+export async function main (argv: string[], io: { stdout?: NodeJS.WritableStream, stderr?: NodeJS.WritableStream, hosted?: HostedPeer } = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout
   const stderr = io.stderr ?? process.stderr
   const [name, ...rest] = argv
@@ -276,7 +297,7 @@ export async function main (argv: string[], io: { stdout?: NodeJS.WritableStream
     return 0
   }
   try {
-    return await cmd.run({ argv: rest, stdout, stderr })
+    return await cmd.run({ argv: rest, stdout, stderr, ...(io.hosted !== undefined ? { hosted: io.hosted } : {}) })
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       stderr.write(`codenet ${name}: ${err.message}\nRun 'codenet ${name} --help' for usage.\n`)

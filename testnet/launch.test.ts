@@ -16,10 +16,13 @@ const sleep = async (ms: number): Promise<void> => { await new Promise(resolve =
 const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
 
 describe('codenet testnet in the foreground', () => {
-  it('SIGINT stops every peer; checkpoints stay intact', async () => {
+  it.each([
+    [2, 'two of them hosted in one process'],
+    [3, 'each in its own process']
+  ])('SIGINT stops every peer (--processes %i: %s); checkpoints stay intact', async (processes) => {
     const dir = mkdtempSync(join(tmpdir(), 'codenet-launch-'))
     const stateDir = join(dir, 'tn')
-    const child = spawn(process.execPath, [BIN, 'testnet', '--peers', '3', '--dataset', 'synthetic', '--model', '8-6-3', '--steps', '5000', '--checkpoint-every', '5', '--quiet'],
+    const child = spawn(process.execPath, [BIN, 'testnet', '--peers', '3', '--dataset', 'synthetic', '--model', '8-6-3', '--steps', '5000', '--checkpoint-every', '5', '--processes', String(processes), '--quiet'],
       { cwd: dir, env: { ...process.env, CODENET_TESTNET_DIR: stateDir }, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (c: Buffer) => { out += c.toString() })
@@ -38,7 +41,7 @@ describe('codenet testnet in the foreground', () => {
         if (Date.now() > end) throw new Error(`testnet did not train within 50 s:\n${out}`)
         await sleep(250)
       }
-      expect(pids.size).toBe(3)
+      expect(pids.size).toBe(processes)
       child.kill('SIGINT')
       expect(await exited).toBe(130)
       expect([...pids].filter(alive)).toEqual([])

@@ -23,6 +23,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { availableParallelism } from 'node:os'
 import { createInterface } from 'node:readline'
 import { logger } from '@libp2p/logger'
 import type { TrainingConfig } from '../training/config.ts'
@@ -41,10 +42,21 @@ import { CheckpointEvaluator } from './accuracy.ts'
 import { aggregate, type MonitorView, type PeerRow, type TestnetSummary } from './snapshot.ts'
 import { Monitor } from './monitor.ts'
 import { armedAtStart, armFlags } from './start-faults.ts'
+import { EXIT_MARK } from './commands/host.ts'
 import { STATE_VERSION, writeState, type PeerSlot, type TestnetPaths, type TestnetState } from './state.ts'
 import { commandOf, crashIntentFile, injectFault, launcherOf, readCrashIntents, readHistory, ReplaySchedule, restartDelayFor, type CrashIntent, type HistoryEntry } from './fault-history.ts'
 
 export const BIN = fileURLToPath(new URL('./bin.js', import.meta.url))
+
+/**
+ * The processes a testnet runs its P peers in by default: one per core, at most P. Six peer
+ * processes on two cores are paced by the OS scheduler and each pays its own V8 compiler and
+ * collector; two hosts of three peers ran the default job in 23 % less CPU
+ * (docs/performance.md, "Several peers per process").
+ */
+export function defaultProcesses (peers: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(peers, cores))
+}
 
 export class LaunchError extends Error {
   override name = 'LaunchError'
@@ -66,6 +78,19 @@ export interface LaunchOptions {
   print?: (line: string) => void
   /** Called after every poll. */
   onUpdate?: (view: MonitorView, rows: PeerRow[], state: TestnetState) => void
+  /**
+   * Processes to run the peers in. Default (and any value ≥ the peers): one `codenet peer`
+   * process each. Fewer: that many `codenet host` processes, slot k in host k mod N.
+   */
+  processes?: number
+}
+
+/** A `codenet host` process and the peers running in it (slot → its line and exit handlers). */
+interface PeerHost {
+  index: number
+  child: ChildProcess
+  peers: Map<number, { onLine: (line: string) => void, onExit: (code: number | null, sig: NodeJS.Signals | null) => void }>
+  exited: Promise<void> | null
 }
 
 interface Slot extends PeerSlot {
@@ -82,6 +107,7 @@ export class Testnet {
   readonly paths: TestnetPaths
   readonly state: TestnetState
   private readonly slots: Slot[] = []
+  private readonly hosts: PeerHost[] = []
   private client: ControlClient | null = null
   private readonly log = logger('codenet:launch')
   private readonly print: (line: string) => void
@@ -179,6 +205,8 @@ export class Testnet {
       })
     }
     this.save()
+    const processes = this.opts.processes ?? P
+    if (processes < P) this.spawnHosts(Math.max(1, processes))
     this.spawnSlot(this.slots[0])
     const until = Date.now() + 30_000
     while (this.slots[0].addresses.length === 0) {
@@ -197,6 +225,52 @@ export class Testnet {
     return this.slots.filter(s => s !== slot && s.addresses.length > 0).map(s => s.addresses.find(a => a.includes('/127.0.0.1/')) ?? s.addresses[0])
   }
 
+  /** The host process for a slot (slot k → host k mod N), or null: the slot gets a process of its own. */
+  private hostFor (slot: Slot): PeerHost | null {
+    if (this.hosts.length === 0) return null
+    const h = this.hosts[slot.slot % this.hosts.length]
+    return h.child.exitCode === null && h.child.signalCode === null && h.child.stdin?.writable === true ? h : null
+  }
+
+  /** Node options and environment for peer and host processes. */
+  private childEnv (): NodeJS.ProcessEnv {
+    // CODENET_PEER_NODE_OPTIONS: Node options for the peers only, not the launcher (e.g.
+    // `--cpu-prof --cpu-prof-dir=DIR`, as `codenet bench step --cpu-prof` sets it).
+    const nodeOptions = process.env.CODENET_PEER_NODE_OPTIONS
+    return { ...process.env, DEBUG: process.env.CODENET_PEER_DEBUG ?? '', ...(nodeOptions !== undefined && nodeOptions !== '' ? { NODE_OPTIONS: nodeOptions } : {}) }
+  }
+
+  /** N `codenet host` processes; peers are started in them by spawnSlot. */
+  private spawnHosts (n: number): void {
+    for (let i = 0; i < n; i++) {
+      const child = spawn(process.execPath, [BIN, 'host'], { stdio: ['pipe', 'pipe', 'pipe'], env: this.childEnv() })
+      const host: PeerHost = { index: i, child, peers: new Map(), exited: null }
+      const slotsOf = (): Slot[] => this.slots.filter(s => s.slot % n === i)
+      // Lines that are not a peer's (the host's own: a stray error): into the logs of its slots.
+      const own = (line: string): void => { for (const s of slotsOf()) s.logStream?.write(`[host ${i}] ${line}\n`) }
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+        const m = /^@(\d+) (.*)$/.exec(line)
+        const peer = m !== null ? host.peers.get(Number(m[1])) : undefined
+        if (m === null || peer === undefined) { own(line); return }
+        if (m[2].startsWith(EXIT_MARK)) {
+          host.peers.delete(Number(m[1]))
+          peer.onExit(Number(m[2].slice(EXIT_MARK.length)), null)
+        } else peer.onLine(m[2])
+      })
+      createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', own)
+      host.exited = new Promise(resolve => {
+        child.on('error', (err) => { own(`spawn error: ${err.message}`) })
+        child.on('exit', (code, sig) => {
+          own(`host exited with ${code ?? sig}`)
+          // Its peers that had not ended end with it.
+          for (const [k, peer] of host.peers) { host.peers.delete(k); peer.onExit(code === 0 || code === null ? 128 : code, sig) }
+          resolve()
+        })
+      })
+      this.hosts.push(host)
+    }
+  }
+
   private spawnSlot (slot: Slot): void {
     const args = [
       BIN, 'peer', '--job', this.paths.job, '--data-dir', slot.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${slot.port ?? 0}`,
@@ -209,18 +283,12 @@ export class Testnet {
       ...(this.opts.roundTimeoutMs !== undefined ? ['--round-timeout-ms', String(this.opts.roundTimeoutMs)] : []),
       ...(this.armed !== null ? armFlags(this.armed) : [])
     ]
-    // CODENET_PEER_NODE_OPTIONS: Node options for the peers only, not the launcher (e.g.
-    // `--cpu-prof --cpu-prof-dir=DIR`, as `codenet bench step --cpu-prof` sets it).
-    const nodeOptions = process.env.CODENET_PEER_NODE_OPTIONS
-    const env = { ...process.env, DEBUG: process.env.CODENET_PEER_DEBUG ?? '', ...(nodeOptions !== undefined && nodeOptions !== '' ? { NODE_OPTIONS: nodeOptions } : {}) }
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
-    slot.child = child
-    slot.pid = child.pid ?? null
+    const host = this.hostFor(slot)
     slot.process = 'starting'
     slot.exitCode = null
     slot.logStream ??= createWriteStream(slot.log, { flags: 'a' })
     const logStream = slot.logStream
-    logStream.write(`--- ${new Date().toISOString()} start (restart ${slot.restarts}): ${args.slice(1).join(' ')}\n`)
+    logStream.write(`--- ${new Date().toISOString()} start (restart ${slot.restarts})${host !== null ? ` in host ${host.index} (pid ${host.child.pid})` : ''}: ${args.slice(1).join(' ')}\n`)
     const onLine = (line: string): void => {
       logStream.write(`${line}\n`)
       const m = /listening on (\/ip4\/\S+\/tcp\/(\d+)\/p2p\/(\S+))/.exec(line)
@@ -234,18 +302,35 @@ export class Testnet {
         }
       }
     }
+    const ended = (code: number | null, sig: NodeJS.Signals | null): void => {
+      slot.child = null
+      slot.exitCode = code ?? (sig !== null ? 128 : null)
+      logStream.write(`--- exit ${code ?? sig}\n`)
+      this.onExit(slot, code, sig)
+    }
+    if (host !== null) {
+      slot.child = host.child
+      slot.pid = host.child.pid ?? null
+      slot.exited = new Promise(resolve => {
+        host.peers.set(slot.slot, { onLine, onExit: (code, sig) => { ended(code, sig); resolve() } })
+      })
+      host.child.stdin?.write(`${JSON.stringify({ slot: slot.slot, argv: args.slice(2) })}\n`)
+      return
+    }
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.childEnv() })
+    slot.child = child
+    slot.pid = child.pid ?? null
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', onLine)
     createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', onLine)
     slot.exited = new Promise(resolve => {
       child.on('error', (err) => { logStream.write(`spawn error: ${err.message}\n`) })
-      child.on('exit', (code, sig) => {
-        slot.child = null
-        slot.exitCode = code ?? (sig !== null ? 128 : null)
-        logStream.write(`--- exit ${code ?? sig}\n`)
-        this.onExit(slot, code, sig)
-        resolve()
-      })
+      child.on('exit', (code, sig) => { ended(code, sig); resolve() })
     })
+  }
+
+  /** Lets the host processes end (each does once its peers have). */
+  private releaseHosts (): void {
+    for (const h of this.hosts) h.child.stdin?.end()
   }
 
   private onExit (slot: Slot, code: number | null, sig: NodeJS.Signals | null): void {
@@ -297,9 +382,11 @@ export class Testnet {
     this.summary = aggregate(summaries, {
       wallSeconds: (Date.now() - this.startedAt) / 1000,
       restarts: this.slots.reduce((a, s) => a + s.restarts, 0),
+      processes: Math.min(this.opts.processes ?? this.opts.config.peers, this.opts.config.peers),
       faultsInjectedByCommand: this.history.filter(e => e.kind !== 'clear').length
     })
     writeFileSync(this.paths.summary, `${JSON.stringify(this.summary, null, 2)}\n`)
+    this.releaseHosts()
     this.state.phase = 'done'
     // A last look at the final accuracy, as the peers reported it.
     this.monitor.testAccuracy = this.summary.testAccuracy
@@ -415,6 +502,13 @@ export class Testnet {
       await s.exited
       clearTimeout(timer)
     }))
+    this.releaseHosts()
+    await Promise.all(this.hosts.map(async h => {
+      if (h.exited === null) return
+      const timer = setTimeout(() => { h.child.kill('SIGKILL') }, grace)
+      await h.exited
+      clearTimeout(timer)
+    }))
     for (const s of this.slots) s.logStream?.end()
     await this.client?.stop().catch(() => {})
     this.client = null
@@ -430,6 +524,6 @@ export class Testnet {
   }
 
   /** Child pids (for tests and `down`). */
-  pids (): number[] { return this.slots.map(s => s.child?.pid).filter((p): p is number => p !== undefined) }
+  pids (): number[] { return [...new Set(this.slots.map(s => s.child?.pid).filter((p): p is number => p !== undefined))] }
 }
 

@@ -58,7 +58,7 @@ describe('aggregate', () => {
     strategy: 'codenet', peers: 3, code: { scheme: 'polydot', m: 1, n: 1, recoveryThreshold: { forward: 1, backward: 1 } }, steps: 10, epochs: 1,
     wallSeconds: 5, testAccuracy: acc, trainLoss: 0.1, faults: { injected: 1, detected, corrected: detected, uncorrectable: 0, silent: null }, rollbacks: self, repairs: 0,
     timing: { computeS: 1, encodeS: 1, decodeS: 1, waitS: 1, stepMs: { median: 10, p95: 20 } }, bytesSent: 100, self, peerId: `p${self}`, job: 'j', restoredFrom: null,
-    rejoins: 0, attemptedSteps: 10, framesDropped: 0, verdictDisagreements: 0, cpu: { totalS: 4, mathsS: 3, protocolS: 1, perStepMs: 400 }
+    rejoins: 0, attemptedSteps: 10, framesDropped: 0, verdictDisagreements: 0, cpu: { totalS: 4, mathsS: 3, protocolS: 1, perStepMs: 400, sharedBy: 1 }
   })
   it('sums injections and bytes, takes the max of detections and the median accuracy', () => {
     const a = aggregate([s(2, 0.9, 3), s(0, 0.95, 5), s(1, 0.97, 4)], { wallSeconds: 9, restarts: 1, faultsInjectedByCommand: 2 })

@@ -283,6 +283,8 @@ export interface TestnetSummary {
   cpu: { totalS: number, mathsS: number, protocolS: number, perStepMs: number }
   /** Extra for the testnet. */
   peersFinished: number
+  /** Processes the peers ran in (`--processes`: P, or fewer `codenet host`s). */
+  processes?: number
   restarts: number
   faultsInjectedByCommand: number
   perPeer: Array<{ self: number, peerId: string, testAccuracy: number, trainLoss: number, detected: number, corrected: number, rollbacks: number, repairs: number, rejoins: number, restoredFrom: number | null, wallSeconds: number }>
@@ -294,7 +296,7 @@ export interface TestnetSummary {
  * takes the best-informed peer's count (a restarted peer's counters start again at 0); accuracy,
  * loss and timings are medians (every peer decodes the same model).
  */
-export function aggregate (summaries: readonly PeerSummary[], extra: { wallSeconds: number, restarts: number, faultsInjectedByCommand: number }): TestnetSummary {
+export function aggregate (summaries: readonly PeerSummary[], extra: { wallSeconds: number, restarts: number, faultsInjectedByCommand: number, processes?: number }): TestnetSummary {
   if (summaries.length === 0) throw new Error('no peer finished: no summary to aggregate')
   const first = summaries[0]
   const med = (f: (s: PeerSummary) => number): number => finiteMedian(summaries.map(f)) ?? NaN
@@ -332,6 +334,7 @@ export function aggregate (summaries: readonly PeerSummary[], extra: { wallSecon
       perStepMs: summaries.reduce((a, s) => a + s.cpu.perStepMs, 0)
     },
     peersFinished: summaries.length,
+    ...(extra.processes !== undefined ? { processes: extra.processes } : {}),
     restarts: extra.restarts,
     faultsInjectedByCommand: extra.faultsInjectedByCommand,
     perPeer: summaries.map(s => ({

@@ -270,7 +270,7 @@ export function formatStepTable (res: StepBenchResult): string {
   for (const r of res.rows) {
     const p = r.profile
     if (p === undefined) continue
-    lines.push('', `P=${r.peers}: CPU profiles of ${p.files.length} peers added up, each from its first training step (${p.dir}; ${f(p.startupMs / 1000)} s of startup before it left out): ${f(p.totalMs - p.idleMs, 0)} ms busy of ${f(p.totalMs, 0)} ms; maths ${f(100 * p.mathsShare)} % of the busy time outside data loading`)
+    lines.push('', `P=${r.peers}: CPU profiles of ${p.files.length} peer processes added up, each from its first training step (${p.dir}; ${f(p.startupMs / 1000)} s of startup before it left out): ${f(p.totalMs - p.idleMs, 0)} ms busy of ${f(p.totalMs, 0)} ms; maths ${f(100 * p.mathsShare)} % of the busy time outside data loading`)
     lines.push('  ' + p.groups.map(g => `${g.group} ${f(g.selfPercent)} %`).join(', '))
     for (const e of p.top.slice(0, 12)) lines.push(`  ${f(e.selfPercent).padStart(5)} %  ${f(e.selfMs, 0).padStart(6)} ms  ${e.function}  ${e.location}  [${e.group}]`)
   }

@@ -134,8 +134,16 @@ async function run (ctx: CommandContext): Promise<number> {
   const onSignal = (): void => { controller.abort() }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  // A crash command ends the process; in a `codenet host` it ends this peer alone, at once
+  // (engine.abort: no flush, no summary), and the host reports the crash's exit code for it.
+  let crashed: number | null = null
+  let onCrash: () => void = () => {}
+  const crash = new Promise<void>(resolve => { onCrash = resolve })
+  const exit = ctx.hosted === undefined
+    ? (code: number) => process.exit(code)
+    : (code: number) => { crashed = code; controller.abort(); onCrash(); void engine.abort() }
   const faultController = createFaultController({
-    authorisedKey: controlKey, job: hash, dataDir, exit: (code) => process.exit(code), signal: controller.signal, print
+    authorisedKey: controlKey, job: hash, dataDir, exit, signal: controller.signal, print
   })
   const engine = createPeerEngine({
     hooks: {
@@ -157,7 +165,8 @@ async function run (ctx: CommandContext): Promise<number> {
     faults,
     roundTimeoutMs: values['round-timeout-ms'] !== undefined ? number('round-timeout-ms', values['round-timeout-ms'], 100, 600_000) : undefined,
     print,
-    signal: controller.signal
+    signal: controller.signal,
+    ...(ctx.hosted !== undefined ? { processPeers: ctx.hosted.peers } : {})
   })
   let stopDashboard: (() => Promise<void>) | null = null
   try {
@@ -180,8 +189,12 @@ async function run (ctx: CommandContext): Promise<number> {
     }
     let result
     try {
-      result = await engine.run()
+      const running = engine.run()
+      // After a hosted crash the run may settle late (or reject): nobody waits for it.
+      running.catch(() => {})
+      result = await Promise.race([running, crash.then(() => null)])
     } catch (err) {
+      if (crashed !== null) return crashed
       if (err instanceof EngineError) { ctx.stderr.write(`codenet peer: ${err.message}\n`); return controller.signal.aborted ? 130 : 1 }
       // A stall (the network cannot get past a step) ends this peer with its cause; so does any
       // other trainer failure. Anything else reaches the CLI's top level, also as one line.
@@ -189,6 +202,7 @@ async function run (ctx: CommandContext): Promise<number> {
       if (err instanceof TrainerError) { ctx.stderr.write(`codenet peer: training failed: ${err.message}\n`); return 1 }
       throw err
     }
+    if (result === null || crashed !== null) return crashed ?? 1
     const s = result.summary
     if (values.json !== undefined) writeOut(values.json, `${JSON.stringify(s, null, 2)}\n`, 'the summary')
     if (values['export-weights'] !== undefined) writeOut(values['export-weights'], encodeWeights(values['export-weights'], result.weights), 'the weights')
@@ -200,7 +214,8 @@ async function run (ctx: CommandContext): Promise<number> {
     process.off('SIGTERM', onSignal)
     faultController.close()
     await stopDashboard?.().catch(() => {})
-    await engine.stop(1000).catch(() => {})
+    if (crashed !== null) await engine.abort()
+    else await engine.stop(1000).catch(() => {})
   }
 }
 

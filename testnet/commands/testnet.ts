@@ -23,7 +23,7 @@ import { type RawTrainingFlags, TRAINING_FLAG_NAMES, trainingConfigFromFlags } f
 import { createProgressReporter } from '../progress.ts'
 import { dataProgress } from '../data-progress.ts'
 import { exportWeights, readWeightsFile, weightsFormatOf, writeWeightsFile } from '../../training/evaluate.ts'
-import { Testnet, BIN, LaunchError } from '../launch.ts'
+import { Testnet, BIN, LaunchError, defaultProcesses } from '../launch.ts'
 import { processAlive, readState, testnetPaths, TestnetStateError, type TestnetPaths } from '../state.ts'
 import { readHistory, type HistoryEntry } from '../fault-history.ts'
 import { ConfigError, type TrainingConfig } from '../../training/config.ts'
@@ -129,6 +129,7 @@ async function run (ctx: CommandContext): Promise<number> {
     report: { type: 'string' },
     replay: { type: 'string' },
     'round-timeout-ms': { type: 'string' },
+    processes: { type: 'string' },
     quiet: { type: 'boolean' },
     ...FAULT_FLAG_OPTIONS
   })
@@ -147,6 +148,11 @@ async function run (ctx: CommandContext): Promise<number> {
   if (values['round-timeout-ms'] !== undefined) {
     roundTimeoutMs = Number(values['round-timeout-ms'])
     if (!/^\d+$/.test(values['round-timeout-ms']) || roundTimeoutMs < 100) throw new UsageError(`--round-timeout-ms must be a whole number ≥ 100, got '${values['round-timeout-ms']}'`)
+  }
+  let processes = defaultProcesses(config.peers)
+  if (values.processes !== undefined) {
+    processes = Number(values.processes)
+    if (!/^\d+$/.test(values.processes) || processes < 1 || processes > config.peers) throw new UsageError(`--processes must be a whole number from 1 to the peers (${config.peers}), got '${values.processes}'`)
   }
   let replay: HistoryEntry[] | undefined
   if (values.replay !== undefined) {
@@ -203,7 +209,7 @@ async function run (ctx: CommandContext): Promise<number> {
   }
   let tn: Testnet
   try {
-    tn = new Testnet({ config, paths, keep: values.keep === true, replay, roundTimeoutMs, print: say, onUpdate })
+    tn = new Testnet({ config, paths, keep: values.keep === true, replay, roundTimeoutMs, processes, print: say, onUpdate })
   } catch (e) {
     if (e instanceof LaunchError) { ctx.stderr.write(`codenet testnet: ${e.message}\n`); return 1 }
     throw e
