@@ -20,6 +20,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey, PeerDiscovery } from '@libp2p/interface'
 import { noiseCrypto } from './noise-crypto.ts'
+import { batchWindowUpdates } from './yamux-window.ts'
 import { dialOrder, QUIC_ADDR, QUIC_AVAILABLE, quicTransports, TCP_ADDR } from './transports.ts'
 
 export class PeerConfigError extends Error {
@@ -89,6 +90,8 @@ export async function readSwarmKey (path: string): Promise<Uint8Array> {
 }
 
 export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
+  // yamux window updates at half the window, not after every frame (node/yamux-window.ts).
+  batchWindowUpdates()
   const open = cfg.swarmKey === undefined
   const listen = cfg.listen !== undefined && cfg.listen.length > 0 ? cfg.listen : open && QUIC_AVAILABLE ? ['/ip4/0.0.0.0/udp/0/quic-v1', '/ip4/0.0.0.0/tcp/0'] : ['/ip4/0.0.0.0/tcp/0']
   checkListenAddrs(listen, { swarmKey: !open })
