@@ -13,6 +13,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
 import { asCrypto, defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 /** Below this many bytes the WebAssembly cipher is faster than node:crypto's (measured: 300 vs 1100 bytes cross over). */
 export const SMALL_MESSAGE = 512
@@ -52,8 +53,9 @@ export const noiseCrypto: ICryptoInterface = {
     cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
     const body = cipher.update(flat(plaintext))
     cipher.final()
-    // One buffer, not a list: the TCP transport writes each piece of a list to the socket apart.
-    return Buffer.concat([body, cipher.getAuthTag()], body.byteLength + TAG)
+    // Body and tag as a list, not copied into one buffer: the TCP transport writes a batch's
+    // pieces in one corked writev (node/tcp-corked.ts).
+    return new Uint8ArrayList(body, cipher.getAuthTag()) as unknown as ReturnType<ICryptoInterface['chaCha20Poly1305Encrypt']>
   },
   chaCha20Poly1305Decrypt (ciphertext, nonce, ad, k, dst) {
     if (ciphertext.byteLength < SMALL_MESSAGE + TAG) return asCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst)

@@ -21,6 +21,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey, PeerDiscovery } from '@libp2p/interface'
 import { noiseCrypto } from './noise-crypto.ts'
 import { batchWindowUpdates } from './yamux-window.ts'
+import { fastNoiseFraming } from './noise-framing.ts'
 import { dialOrder, QUIC_ADDR, QUIC_AVAILABLE, quicTransports, TCP_ADDR } from './transports.ts'
 
 export class PeerConfigError extends Error {
@@ -110,7 +111,7 @@ export async function createHost (cfg: HostConfig): Promise<CodenetHost> {
     // per session key instead of one per message, which walked the JS stack each time). yamux keeps
     // its defaults: its initial window is fixed by the spec and grows by itself to 16 MiB.
     transports: open ? [...quicTransports(), corkedTcp()] : [corkedTcp()],
-    connectionEncrypters: [noise({ crypto: noiseCrypto })],
+    connectionEncrypters: [fastNoiseFraming(noise({ crypto: noiseCrypto }))],
     streamMuxers: [yamux()],
     peerDiscovery: discovery,
     ...(cfg.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: cfg.swarmKey }) } : {}),
