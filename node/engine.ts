@@ -377,7 +377,10 @@ export class PeerEngine {
   /** Let the others finish their last rounds with our results, then leave. */
   async stop (lingerMs = 0): Promise<void> {
     if (this.exchange !== null) await this.exchange.flush(5000)
-    if (lingerMs > 0) await sleep(lingerMs)
+    // The linger is for members still finishing their last rounds: it ends once every member
+    // has said (in its hello) that it is done.
+    const until = Date.now() + lingerMs
+    while (Date.now() < until && !this.othersDone()) await sleep(20)
     this.membership?.stop()
     await this.exchange?.stop()
     await this.host?.stop()
@@ -391,6 +394,12 @@ export class PeerEngine {
     this.membership?.stop()
     try { await this.exchange?.stop() } catch {}
     try { await this.host?.stop() } catch {}
+  }
+
+  /** Every other member's latest hello says it is done (false before the barrier). */
+  private othersDone (): boolean {
+    const members = this.membership?.members ?? []
+    return members.length > 0 && members.every((m, i) => i === this.self || this.membership.barrier.helloOf(m.toString())?.done === true)
   }
 
   health (): PeerHealth[] {

@@ -42,6 +42,8 @@ export type HelloDrop = 'malformed' | 'not-admitted' | 'not-a-member' | 'stale'
 /** Hello period while joining (the barrier and the start wait on hellos) and once training runs. */
 export const HELLO_JOINING_MS = 500
 export const HELLO_TRAINING_MS = 5000
+/** While joining, a hello that tells this peer something new is answered after at least this long. */
+export const HELLO_ANSWER_GAP_MS = 100
 
 export class Membership {
   readonly barrier: JoinBarrier
@@ -57,6 +59,8 @@ export class Membership {
   readonly dropped: Record<string, number> = {}
   private lastDropLog = 0
   private lastPrompted = 0
+  private lastAnswered = 0
+  private answerTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor (host: CodenetHost, opts: MembershipOptions) {
     this.host = host
@@ -106,6 +110,23 @@ export class Membership {
   stop (): void {
     if (this.helloTimer !== null) clearInterval(this.helloTimer)
     this.helloTimer = null
+    if (this.answerTimer !== null) clearTimeout(this.answerTimer)
+    this.answerTimer = null
+  }
+
+  /**
+   * While joining, say hello soon after learning something (a new peer, or a peer that has not
+   * seen all we have): the barrier closes within a few message delays instead of a few hello
+   * periods. At most one answer per HELLO_ANSWER_GAP_MS; a later one waits for the gap.
+   */
+  private answer (): void {
+    if (this.answerTimer !== null || this.helloTimer === null) return
+    const wait = Math.max(0, this.lastAnswered + HELLO_ANSWER_GAP_MS - Date.now())
+    this.answerTimer = setTimeout(() => {
+      this.answerTimer = null
+      this.lastAnswered = Date.now()
+      void this.tick()
+    }, wait)
   }
 
   private hello (): Hello {
@@ -187,7 +208,12 @@ export class Membership {
       this.lastPrompted = Date.now()
       void this.tick()
     }
+    const before = this.barrier.seen()
     this.barrier.observe(h)
+    if (this.members.length === 0) {
+      const mine = this.barrier.seen()
+      if (mine.length !== before.length || mine.some(p => !h.seen.includes(p))) this.answer()
+    }
     // Learn where the peer listens, so a restarted peer (new port) is reachable again.
     try {
       const id = peerIdFromString(h.peer)

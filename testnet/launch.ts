@@ -178,6 +178,9 @@ export class Testnet {
   async start (): Promise<void> {
     const P = this.opts.config.peers
     mkdirSync(this.paths.dir, { recursive: true })
+    // The host processes first: their start (Node, the peer's modules) overlaps the job's setup.
+    const processes = this.opts.processes ?? P
+    if (processes < P) this.spawnHosts(Math.max(1, processes))
     // A previous testnet's peers must not resume from their checkpoints into this one.
     for (let k = 0; k < 256; k++) {
       if (!existsSync(this.paths.slotDir(k)) && !existsSync(this.paths.slotLog(k))) continue
@@ -205,8 +208,6 @@ export class Testnet {
       })
     }
     this.save()
-    const processes = this.opts.processes ?? P
-    if (processes < P) this.spawnHosts(Math.max(1, processes))
     this.spawnSlot(this.slots[0])
     const until = Date.now() + 30_000
     while (this.slots[0].addresses.length === 0) {
@@ -247,7 +248,10 @@ export class Testnet {
       const host: PeerHost = { index: i, child, peers: new Map(), exited: null }
       const slotsOf = (): Slot[] => this.slots.filter(s => s.slot % n === i)
       // Lines that are not a peer's (the host's own: a stray error): into the logs of its slots.
-      const own = (line: string): void => { for (const s of slotsOf()) s.logStream?.write(`[host ${i}] ${line}\n`) }
+      const own = (line: string): void => {
+        this.log('host %d: %s', i, line)
+        for (const s of slotsOf()) s.logStream?.write(`[host ${i}] ${line}\n`)
+      }
       createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
         const m = /^@(\d+) (.*)$/.exec(line)
         const peer = m !== null ? host.peers.get(Number(m[1])) : undefined

@@ -90,6 +90,8 @@ async function run (ctx: CommandContext): Promise<number> {
     running.set(slot, p)
   }
 
+  // The peer command's modules (libp2p, the trainer) load while the launcher prepares the job.
+  void import('./peer.ts').catch(() => {})
   const lines = createInterface({ input: process.stdin })
   lines.on('line', (line) => {
     if (line.trim() === '') return
