@@ -316,6 +316,25 @@ describe('PolyDot shards', () => {
     expect(u.s.checkShards(sketches).faulty).toEqual([5])
   })
 
+  it('identical wrong shards beyond the adversarial bound: the adversarial rule refuses, the probabilistic one is outvoted', () => {
+    // P = 4, m = n = 1 (q = 1): one error is correctable. Two peers hold the same wrong shard
+    // (correlated errors) and a third another wrong one: only peer 1 is right (P = 4, soak seed 91).
+    const u = setup(4, 1, 1, 3, 2, 1, 5)
+    const wrong = clone(u.shards[0]); wrong.data[2] += 0.5
+    const other = clone(u.shards[2]); other.data[5] -= 0.25
+    const map = new Map(u.shards.map((s, p) => [p, s]))
+    map.set(0, wrong); map.set(3, clone(wrong)); map.set(2, other)
+    const adv = u.s.checkShards(map, { mode: 'adversarial' })
+    expect(adv.decidable).toBe(false)
+    expect(adv.consistent).toBe(false)
+    // The probabilistic rule assumes independent random errors: the two agreeing wrong shards
+    // win, and the right one is named faulty.
+    expect(u.s.checkShards(map, { mode: 'probabilistic' })).toEqual({ consistent: false, faulty: [1, 2], decidable: true })
+    // Within the bound both rules name the one wrong shard.
+    map.set(3, u.shards[3]); map.set(2, u.shards[2])
+    for (const mode of ['adversarial', 'probabilistic'] as const) expect(u.s.checkShards(map, { mode })).toEqual({ consistent: false, faulty: [0], decidable: true })
+  })
+
   it('with only mn shards nothing can be decided, and nothing is called consistent', () => {
     const u = setup(6, 2, 1, 2, 2, 1, 1)
     expect(u.s.checkShards(new Map([[0, u.shards[0]], [1, u.shards[1]]]))).toEqual({ consistent: false, faulty: [], decidable: false })

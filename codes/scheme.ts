@@ -105,14 +105,16 @@ export interface CodeScheme {
    * (PolyDot: at least m·n + 1 of them; replication: two agreeing copies). Throws
    * UncorrectableError when they are too few or do not agree.
    */
-  repairShard (shards: ReadonlyMap<number, Matrix>, target: number): Matrix
+  repairShard (shards: ReadonlyMap<number, Matrix>, target: number, opts?: { mode?: DecodeMode }): Matrix
   /**
    * Do the given shards lie on one code word? Names the ones that do not. `tolerance`
-   * (relative residual) overrides the scheme's default where the scheme has one. Shards too
+   * (relative residual) overrides the scheme's default where the scheme has one; `mode` is the
+   * errors assumed (as for decode: 'adversarial' names at most ⌊(R − m·n)/2⌋ faulty, so that
+   * identical wrong shards cannot outvote the right ones). Shards too
    * few to check (PolyDot: ≤ m·n; replication: a block with one copy) are never "consistent":
    * { consistent: false, decidable: false }.
    */
-  checkShards (shards: ReadonlyMap<number, Matrix>, opts?: { tolerance?: number }): ShardCheck
+  checkShards (shards: ReadonlyMap<number, Matrix>, opts?: { tolerance?: number, mode?: DecodeMode }): ShardCheck
   /** The uncoded W from enough agreeing shards (exports, checkpoints, ground truth); throws UncorrectableError otherwise. */
-  decodeWeights (shards: ReadonlyMap<number, Matrix>): Matrix
+  decodeWeights (shards: ReadonlyMap<number, Matrix>, opts?: { mode?: DecodeMode }): Matrix
 }

@@ -43,6 +43,17 @@ describe('codenet soak', () => {
     }
   }, 180_000)
 
+  it('identical errors at two peers do not outvote the right shards (P = 4, seed 91 was silent 200 times)', async () => {
+    // The adversarial error model hits every peer struck in a round with the same pattern: at
+    // step 29 two of four peers got the same wrong velocity, and a third a wrong update. The
+    // audit judged with the probabilistic rule (any q + 1 agreeing shards win) and repaired the
+    // one right peer to the wrong value; it now judges, repairs and decodes weights with the
+    // job's error model, as decodes do.
+    const r = await run(['soak', '--seeds', '1', '--from', '91', '--peers', '4', '--jobs', '0'])
+    expect(r.code, r.out).toBe(0)
+    expect(r.out).toMatch(/summary: 1 seeds, 1 completed, 0 stalled, 0 exceptions; total silent 0;/)
+  }, 120_000)
+
   it('replays a seed exactly and refuses bad flags', async () => {
     const a = await run(['soak', '--seeds', '1', '--from', '7', '--jobs', '0'])
     const b = await run(['soak', '--seeds', '1', '--from', '7', '--jobs', '1'])

@@ -108,7 +108,7 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
   const where = `peer ${self} step ${state.step}/${state.attempt} audit`
   // A check that throws (shapes the code refuses) judges nothing: undecidable.
   const checkAt = (shards: ReadonlyMap<number, Matrix>, tol: number): ShardCheck => ctx.clock.timed('decodeMs', () => {
-    try { return scheme.checkShards(shards, { tolerance: tol }) } catch { return { consistent: false, faulty: [], decidable: false } }
+    try { return scheme.checkShards(shards, { tolerance: tol, mode: ctx.config.errorModel }) } catch { return { consistent: false, faulty: [], decidable: false } }
   })
 
   const sketches = new Map<number, Float64Array>()
@@ -202,7 +202,7 @@ async function repair (ctx: TrainerContext, agreed: AuditVerdict, biasRef: Float
     if (!amTarget) continue
     const healthy = new Map([...sc.results].filter(([p]) => !bad.has(p)))
     try {
-      const rebuilt = ctx.clock.timed('decodeMs', () => scheme.repairShard(healthy, self))
+      const rebuilt = ctx.clock.timed('decodeMs', () => scheme.repairShard(healthy, self, { mode: ctx.config.errorModel }))
       const half = st.shard.data.length
       if (rebuilt.data.length !== 2 * half) throw new Error('repaired shard has the wrong size')
       st.shard.data.set(rebuilt.data.subarray(0, half))

@@ -11,7 +11,7 @@ export function decodeModelFrom (ctx: TrainerContext, all: ReadonlyMap<number, r
   for (let l = 0; l < geo.L; l++) {
     const shardsL = new Map<number, Matrix>()
     for (const [p, s] of all) if (s[l] !== undefined) shardsL.set(p, s[l])
-    const w = ctx.scheme.decodeWeights(shardsL)
+    const w = ctx.scheme.decodeWeights(shardsL, { mode: ctx.config.errorModel })
     const { rows, cols } = geo.shapes[l]
     const exact = { rows, cols, data: new Float64Array(rows * cols) }
     for (let r = 0; r < rows; r++) exact.data.set(w.data.subarray(r * w.cols, r * w.cols + cols), r * cols)
