@@ -51,8 +51,8 @@ export const BIN = fileURLToPath(new URL('./bin.js', import.meta.url))
 /**
  * The processes a testnet runs its P peers in by default: one per core, at most P. Six peer
  * processes on two cores are paced by the OS scheduler and each pays its own V8 compiler and
- * collector; two hosts of three peers ran the default job in 23 % less CPU
- * (docs/performance.md, "Several peers per process").
+ * collector; two hosts of three peers ran the default job in 15–23 % less CPU
+ * (docs/performance.md, "Third pass").
  */
 export function defaultProcesses (peers: number, cores = availableParallelism()): number {
   return Math.max(1, Math.min(peers, cores))
@@ -262,6 +262,8 @@ export class Testnet {
         } else peer.onLine(m[2])
       })
       createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', own)
+      // A host that died under a start line: the write fails (EPIPE) and its exit reports the peers.
+      child.stdin?.on('error', (err) => { own(`stdin: ${err.message}`) })
       host.exited = new Promise(resolve => {
         child.on('error', (err) => { own(`spawn error: ${err.message}`) })
         child.on('exit', (code, sig) => {

@@ -13,6 +13,14 @@ describe('codenet host', () => {
     }
   })
 
+  it('codenet testnet --processes takes 1 to P', async () => {
+    for (const bad of ['0', '7', '1.5', 'two', '']) {
+      const r = await runCli(['testnet', '--peers', '6', '--dataset', 'synthetic', '--model', '8-4', '--steps', '2', '--processes', bad])
+      expect(r.code, bad).toBe(2)
+      expect(r.err).toContain(`--processes must be a whole number from 1 to the peers (6), got '${bad}'`)
+    }
+  })
+
   it('takes no arguments', async () => {
     const r = await runCli(['host', 'extra'])
     expect(r.code).toBe(2)
