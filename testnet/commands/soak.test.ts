@@ -54,6 +54,18 @@ describe('codenet soak', () => {
     expect(r.out).toMatch(/summary: 1 seeds, 1 completed, 0 stalled, 0 exceptions; total silent 0;/)
   }, 120_000)
 
+  it('a peer that could not decode the step\'s first product is audited with the others\' salt (P = 8, seeds 21 and 77 stalled)', async () => {
+    // The audit vectors are seeded by the step's first decoded product. A peer whose decode of it
+    // failed (a byzantine result and a lost datagram) drew them with the previous step's salt:
+    // its sketch matched no one's, so every pass named it, repaired it and named it again, and
+    // the step rolled back — 51 times in a row. Sketches now carry their salt.
+    for (const seed of [21, 77]) {
+      const r = await run(['soak', '--seeds', '1', '--from', String(seed), '--peers', '8', '--jobs', '0'])
+      expect(r.code, r.out).toBe(0)
+      expect(r.out).toMatch(/summary: 1 seeds, 1 completed, 0 stalled, 0 exceptions; total silent 0;/)
+    }
+  }, 180_000)
+
   it('replays a seed exactly and refuses bad flags', async () => {
     const a = await run(['soak', '--seeds', '1', '--from', '7', '--jobs', '0'])
     const b = await run(['soak', '--seeds', '1', '--from', '7', '--jobs', '1'])

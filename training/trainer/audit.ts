@@ -62,10 +62,11 @@ export async function audit (ctx: TrainerContext, stale: ReadonlySet<number> = n
 /** `stale`: peers that flagged themselves (the step's agreed decision): their disagreement is no evidence against the others. */
 async function auditOnce (ctx: TrainerContext, pass: number, stale: ReadonlySet<number>): Promise<AuditOutcome | null | 'no-quorum' | 'inconclusive'> {
   const { geo, state } = ctx
-  // Sketch of every layer's [W~; V~]·r, then every bias and bias velocity, in one column.
+  // Sketch of every layer's [W~; V~]·r, then every bias and bias velocity, in one column, then
+  // the salt the vectors r were drawn with.
   const sketchLen = geo.padded.reduce((s, p) => s + 2 * (p.rows / geo.m), 0)
   const biasLen = geo.shapes.reduce((s, sh) => s + 2 * sh.rows, 0)
-  const payload = zeros(sketchLen + biasLen, 1)
+  const payload = zeros(sketchLen + biasLen + 1, 1)
   let off = 0
   for (let l = 0; l < geo.L; l++) {
     const { shard, velocity } = state.layers[l]
@@ -74,10 +75,14 @@ async function auditOnce (ctx: TrainerContext, pass: number, stale: ReadonlySet<
     matVecInto(velocity, r, payload.data, off); off += shard.rows
   }
   for (const st of state.layers) { payload.data.set(st.bias, off); off += st.bias.length; payload.data.set(st.biasVelocity, off); off += st.bias.length }
-  ctx.inject('sketch', payload.data, -1 - pass)
+  ctx.inject('sketch', payload.data.subarray(0, off), -1 - pass)
+  payload.data[off] = state.auditSalt
   const c = await ctx.round(roundKey(ctx, -1 - pass, AUDIT_PHASES.sketch), payload, ctx.policies.audit(), undefined, true)
 
-  const { verdict, biasRef } = judge(ctx, c, sketchLen, biasLen, stale)
+  const { verdict, biasRef, salt } = judge(ctx, c, sketchLen, biasLen, stale)
+  // A peer that could not decode the step's first product drew its vectors with an old salt:
+  // the others named it (its sketch cannot be judged); once repaired it audits with theirs.
+  state.auditSalt = salt
   // The 'verdict' fault site: a lying voter calls the audit undecidable and accuses an innocent peer.
   if (ctx.inject('verdict', new Float64Array(1), -1 - pass, 'audit')) {
     verdict.uncorrectable = !verdict.uncorrectable
@@ -99,7 +104,7 @@ async function auditOnce (ctx: TrainerContext, pass: number, stale: ReadonlySet<
 }
 
 /** This peer's verdict on the collected sketches, and the majority's biases (what a bad peer takes). */
-function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: number, stale: ReadonlySet<number>): { verdict: AuditVerdict, biasRef: Float64Array | null } {
+function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: number, stale: ReadonlySet<number>): { verdict: AuditVerdict, biasRef: Float64Array | null, salt: number } {
   const { scheme, geo, state, self } = ctx
   const { L, m } = geo
   const tolOf = (ph: 'forward' | 'backward' | 'shard'): number => scheme.tolerance?.(ph) ?? 1e-9
@@ -113,16 +118,28 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
 
   const sketches = new Map<number, Float64Array>()
   const biases = new Map<number, Float64Array>()
+  const salts = new Map<number, number>()
   for (const [p, mt] of c.results) {
-    if (mt.rows !== sketchLen + biasLen || mt.cols !== 1) continue
+    if (mt.rows !== sketchLen + biasLen + 1 || mt.cols !== 1) continue
     sketches.set(p, mt.data.subarray(0, sketchLen))
-    biases.set(p, mt.data.subarray(sketchLen))
+    biases.set(p, mt.data.subarray(sketchLen, sketchLen + biasLen))
+    salts.set(p, mt.data[sketchLen + biasLen])
   }
   const verdict = emptyAuditVerdict(L)
   let evidence = false
   // A malformed sketch condemns all of the sender's state.
   for (const p of c.results.keys()) {
     if (!sketches.has(p)) { for (let l = 0; l < L; l++) verdict.shards[l].add(p); verdict.biases.add(p) }
+  }
+  // The salt of the sketches: the one a strict majority of them was drawn with (every peer that
+  // decoded the step's first product has the same), else this peer's own. A sketch drawn with
+  // another cannot be compared: its sender's shards are named (a peer that could not decode has
+  // a stale state anyway) and the shard checks go on without it. Biases need no salt.
+  const salt = referenceSalt(salts, state.auditSalt)
+  for (const [p, s] of salts) {
+    if (s === salt) continue
+    sketches.delete(p)
+    for (let l = 0; l < L; l++) verdict.shards[l].add(p)
   }
   let soff = 0
   for (let l = 0; l < L; l++) {
@@ -176,7 +193,15 @@ function judge (ctx: TrainerContext, c: Collected, sketchLen: number, biasLen: n
   // Undecidable with some member's sketch missing and no evidence against the peers that did
   // not flag themselves: more sketches might have decided it (inconclusive, not a rollback).
   verdict.short = verdict.uncorrectable && c.results.size < geo.peers && !evidence
-  return { verdict, biasRef }
+  return { verdict, biasRef, salt }
+}
+
+/** The salt more than half the sketches carry, or `own` when none does. */
+export function referenceSalt (salts: ReadonlyMap<number, number>, own: number): number {
+  const count = new Map<number, number>()
+  for (const s of salts.values()) count.set(s, (count.get(s) ?? 0) + 1)
+  for (const [s, n] of count) if (2 * n > salts.size) return s
+  return own
 }
 
 const ascending = (s: Iterable<number>): number[] => [...s].sort((a, b) => a - b)
