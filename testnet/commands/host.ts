@@ -105,6 +105,9 @@ async function run (ctx: CommandContext): Promise<number> {
   lines.close()
   process.off('SIGTERM', onSignal)
   process.off('SIGINT', onSignal)
+  // Every peer has stopped its node; should a library leave a timer behind, the host still ends
+  // (the launcher waits for its hosts when it stops).
+  setTimeout(() => { process.exit(0) }, 2000).unref()
   return 0
 }
 
