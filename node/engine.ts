@@ -317,6 +317,8 @@ export class PeerEngine {
       if (signal.aborted) throw new EngineError('stopped')
       const t0 = performance.now()
       const r = await trainer.step()
+      // Stopped (or, in a host, crashed) during the step: nothing more, not even its checkpoint.
+      if (signal.aborted) throw new EngineError('stopped')
       const ms = performance.now() - t0
       if (r.outcome === 'rolled-back' || r.resynced !== null || r.uncorrectable > 0) this.checkOthersDone(trainer.currentStep)
       this.tally.record(r, ms)
