@@ -370,7 +370,7 @@ export class PeerEngine {
    */
   private checkOthersDone (step: number): void {
     const members = this.membership.members
-    const done = members.filter((m, i) => i !== this.self && this.membership.barrier.helloOf(m.toString())?.done === true).length
+    const done = this.othersDoneCount()
     if (done > 0 && 2 * (members.length - done) <= members.length) {
       throw new EngineError(`the job finished without this peer: ${done} of the other ${members.length - 1} members are done, too few are left to decide or repair step ${step}`)
     }
@@ -398,10 +398,16 @@ export class PeerEngine {
     try { await this.host?.stop() } catch {}
   }
 
+  /** The other members whose latest hello says they are done. */
+  private othersDoneCount (): number {
+    const members = this.membership?.members ?? []
+    return members.filter((m, i) => i !== this.self && this.membership.barrier.helloOf(m.toString())?.done === true).length
+  }
+
   /** Every other member's latest hello says it is done (false before the barrier). */
   private othersDone (): boolean {
     const members = this.membership?.members ?? []
-    return members.length > 0 && members.every((m, i) => i === this.self || this.membership.barrier.helloOf(m.toString())?.done === true)
+    return members.length > 0 && this.othersDoneCount() === members.length - 1
   }
 
   health (): PeerHealth[] {

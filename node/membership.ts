@@ -208,9 +208,9 @@ export class Membership {
       this.lastPrompted = Date.now()
       void this.tick()
     }
-    const before = this.barrier.seen()
+    const before = this.members.length === 0 ? this.barrier.seen() : null
     this.barrier.observe(h)
-    if (this.members.length === 0) {
+    if (before !== null) {
       const mine = this.barrier.seen()
       if (mine.length !== before.length || mine.some(p => !h.seen.includes(p))) this.answer()
     }

@@ -108,10 +108,11 @@ export class RunTally {
     }
   }
 
-  cpu (since: NodeJS.CpuUsage, sharedBy = 1): PeerCpu {
+  cpu (since: NodeJS.CpuUsage, processPeers = 1): PeerCpu {
     const u = process.cpuUsage(since)
-    const totalS = (u.user + u.system) / 1e6 / Math.max(1, sharedBy)
+    const sharedBy = Math.max(1, processPeers)
+    const totalS = (u.user + u.system) / 1e6 / sharedBy
     const mathsS = (this.timing.computeMs + this.timing.encodeMs + this.timing.decodeMs) / 1000
-    return { totalS, mathsS, protocolS: Math.max(0, totalS - mathsS), perStepMs: this.attempted > 0 ? 1000 * totalS / this.attempted : 0, sharedBy: Math.max(1, sharedBy) }
+    return { totalS, mathsS, protocolS: Math.max(0, totalS - mathsS), perStepMs: this.attempted > 0 ? 1000 * totalS / this.attempted : 0, sharedBy }
   }
 }

@@ -388,7 +388,7 @@ export class Testnet {
     this.summary = aggregate(summaries, {
       wallSeconds: (Date.now() - this.startedAt) / 1000,
       restarts: this.slots.reduce((a, s) => a + s.restarts, 0),
-      processes: Math.min(this.opts.processes ?? this.opts.config.peers, this.opts.config.peers),
+      processes: this.hosts.length > 0 ? this.hosts.length : this.opts.config.peers,
       faultsInjectedByCommand: this.history.filter(e => e.kind !== 'clear').length
     })
     writeFileSync(this.paths.summary, `${JSON.stringify(this.summary, null, 2)}\n`)
