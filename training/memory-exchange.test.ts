@@ -86,6 +86,37 @@ describe('memory exchange', () => {
     expect(r[0][0].from).toEqual([0])
   })
 
+  it('with datagrams, a round pulls lost results only when it cannot go on without them', async () => {
+    const faults = { dropRate: 0.2, datagrams: true }
+    // Three results are enough: the erasures are absorbed, nothing is asked for again.
+    const net = createMemoryNetwork({ peers: P, seed: 7, ...faults })
+    const absorbed = await Promise.all(Array.from({ length: P }, async (_, p) => {
+      const ex = net.exchange(p)
+      const key = { step: 0, layer: 0, phase: 'forward', attempt: 0 }
+      await ex.publish(key, payload(p))
+      return await ex.collect(key, { threshold: 3, graceMs: 5, timeoutMs: 1000 })
+    }))
+    expect(net.stats.dropped).toBeGreaterThan(0)
+    expect(net.stats.pulled).toBe(0)
+    expect(absorbed.some(c => c.results.size < P)).toBe(true)
+    // Results that must all be in to decode: every lost one is pulled, no round times out.
+    const strict = await runRounds(faults, { threshold: 3, graceMs: 5, timeoutMs: 1000, enough: r => r.size === P }, 12)
+    for (const peer of strict) for (const round of peer) {
+      expect(round.timedOut).toBe(false)
+      expect([...round.from].sort()).toEqual([0, 1, 2, 3, 4, 5])
+    }
+    // A partition is not a loss: nothing crosses a cut, pulled or not.
+    const cutNet = createMemoryNetwork({ peers: 3, seed: 3, ...faults })
+    cutNet.cut(1, 0)
+    const got = await Promise.all([0, 1, 2].map(async p => {
+      const ex = cutNet.exchange(p)
+      const key = { step: 0, layer: 0, phase: 'forward', attempt: 0 }
+      await ex.publish(key, payload(p))
+      return await ex.collect(key, { threshold: 2, graceMs: 5, timeoutMs: 200, enough: r => r.size === 3 })
+    }))
+    expect(got[0].results.has(1)).toBe(false)
+  })
+
   it('sends only to the listed peers and counts bytes', async () => {
     const net = createMemoryNetwork({ peers: 3, seed: 1 })
     const key = { step: 0, layer: 0, phase: 'shard', attempt: 0 }

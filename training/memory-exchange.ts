@@ -51,6 +51,13 @@ export interface MemoryNetworkOptions extends LinkFaults {
    * stream semantics, as libp2p's streams over TCP — every message lost in transit is sent
    * again after a retransmission timeout, so loss shows as delay, and the collect rule's grace
    * decides whether a late result still counts. Agreement traffic is reliable either way.
+   *
+   * With datagrams, loss is repaired by the receiver only when the code needs it (a NACK): a
+   * round that is stuck — fewer than its threshold in after the grace, or results in hand that
+   * do not decode — pulls each lost result from its sender, once per round trip plus grace,
+   * every pull and every answer lost again at the drop rate, until the timeout. Erasures the
+   * code can absorb therefore cost nothing, and erasures on top of an error (a byzantine peer
+   * using the margin) cost a round trip instead of a rollback.
    */
   datagrams?: boolean
   /** The adaptive grace of every peer (as the libp2p exchange's). */
@@ -64,6 +71,8 @@ export interface NetworkStats {
   corrupted: number
   delayed: number
   duplicated: number
+  /** Lost datagrams a stuck round asked for again (each pull: a request and an answer). */
+  pulled: number
   /** Per peer: total virtual ms spent in collect. */
   waitMs: number[]
   rounds: number
@@ -85,11 +94,17 @@ export interface MemoryNetwork {
 interface Delivery {
   from: number
   payload: Matrix
+  /** Virtual ms; Infinity when the datagram was lost (then `lost`). */
   arrival: number
+  /** A lost datagram: its sender still holds the result and answers a pull. */
+  lost?: true
 }
 
 interface Evaluation {
   taken: Delivery[]
+  /** Pulls this collect made (counted in the statistics when it settles). */
+  pulls: number
+  pulledBytes: number
   /** Every delivery within the timeout, in arrival order. */
   all: Delivery[]
   /** Virtual ms at which the collect ended. */
@@ -132,7 +147,7 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
   const heard: number[] = new Array(P).fill(0)
   const lateness = Array.from({ length: P }, () => new LatenessEstimator(opts.lateness))
   const everyone: ReadonlySet<number> = new Set(Array.from({ length: P }, (_, i) => i))
-  const stats: NetworkStats = { messages: 0, bytesSent: 0, dropped: 0, corrupted: 0, delayed: 0, duplicated: 0, waitMs: new Array(P).fill(0), rounds: 0 }
+  const stats: NetworkStats = { messages: 0, bytesSent: 0, dropped: 0, corrupted: 0, delayed: 0, duplicated: 0, pulled: 0, waitMs: new Array(P).fill(0), rounds: 0 }
   let pending: Pending[] = []
   let issued = 0
   let scheduled = false
@@ -149,7 +164,8 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
     const retransmitMs = 3 * latency + jitter
     for (let tries = 0; rng.float() < (faults.dropRate ?? 0); tries++) {
       stats.dropped++
-      if (!reliable || tries >= MAX_RETRANSMISSIONS) return
+      if (!reliable) { keepLost(from, to, key, ks, payload); return }
+      if (tries >= MAX_RETRANSMISSIONS) return
       arrival += retransmitMs
       stats.messages++
       stats.bytesSent += payload.data.length * 8 + header
@@ -174,6 +190,33 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
     if (!box.has(from)) box.set(from, { from, payload: data, arrival })
   }
 
+  const keepLost = (from: number, to: number, key: RoundKey, ks: string, payload: Matrix): void => {
+    let box = inbox[to].get(ks)
+    if (box === undefined) { box = new Map(); inbox[to].set(ks, box); keySteps.set(ks, key.step) }
+    if (!box.has(from)) box.set(from, { from, payload, arrival: Infinity, lost: true })
+  }
+
+  /**
+   * The pull of one lost datagram, asked for at `at`: a request and an answer, each lost at
+   * the drop rate; asked again a round trip plus `graceMs` later. The arrival, or null when
+   * none came before `timeoutMs`. Seeded by round, sender and receiver: every evaluation of
+   * the same collect sees the same pulls.
+   */
+  const pull = (ks: string, from: number, to: number, at: number, graceMs: number, timeoutMs: number): { arrival: number | null, tries: number } => {
+    const rng = createRng(opts.seed, 'pull', ks, from, to)
+    const roundTrip = 2 * latency + jitter * rng.float() + (stragglers.get(from) ?? 0)
+    const p = faults.dropRate ?? 0
+    let t = at
+    let tries = 0
+    while (t + roundTrip <= timeoutMs && tries < MAX_RETRANSMISSIONS) {
+      tries++
+      if (cuts.has(`${from}>${to}`) || cuts.has(`${to}>${from}`)) break
+      if (rng.float() >= p && rng.float() >= p) return { arrival: t + roundTrip, tries }
+      t += roundTrip + graceMs
+    }
+    return { arrival: null, tries }
+  }
+
   /**
    * Runs the collect rule (training/collect.ts) over the round's virtual arrival times, as the
    * libp2p exchange runs it over wall-clock times: decide after every arrival and at every
@@ -183,9 +226,14 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
   const evaluate = (p: Pending): Evaluation => {
     const { policy } = p
     const phase = p.phase
-    const all = [...(inbox[p.peer].get(p.key)?.values() ?? [])]
+    const box = [...(inbox[p.peer].get(p.key)?.values() ?? [])]
+    const all = box
       .filter(d => d.arrival <= policy.timeoutMs)
       .sort((a, b) => a.arrival - b.arrival || a.from - b.from)
+    // Lost datagrams, pulled once the round is stuck (MemoryNetworkOptions.datagrams).
+    const lost = box.filter(d => d.lost === true).sort((a, b) => a.from - b.from)
+    let pulls = 0
+    let pulledBytes = 0
     const est = lateness[p.peer]
     const grace = est.graceMs(phase)
     const taken: Delivery[] = []
@@ -196,7 +244,22 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
     for (;;) {
       const d = decideCollect(policy, { peers: P, arrivals, nowMs: now, live: everyone, adaptiveGraceMs: grace }, results)
       if (d.done) { timedOut = d.timedOut; break }
-      const next = all[taken.length]
+      let next = all[taken.length]
+      if ((next === undefined || next.arrival > d.wakeAtMs) && d.wakeAtMs >= policy.timeoutMs && lost.length > 0) {
+        // Stuck until the timeout: nothing more is on its way. Pull what was lost — after the
+        // grace when too few are in (a real receiver cannot tell lost from late before then),
+        // at once when the results in hand do not decode (the grace is already over).
+        const wait = policy.graceMs ?? grace
+        const at = taken.length < policy.threshold ? now + wait : now
+        for (const l of lost.splice(0)) {
+          const r = pull(p.key, l.from, p.peer, at, wait, policy.timeoutMs)
+          pulls += r.tries
+          if (r.arrival !== null) pulledBytes += l.payload.data.length * 8
+          if (r.arrival !== null) all.push({ from: l.from, payload: l.payload, arrival: r.arrival })
+        }
+        all.sort((a, b) => a.arrival - b.arrival || a.from - b.from)
+        next = all[taken.length]
+      }
       if (next !== undefined && next.arrival <= d.wakeAtMs) {
         taken.push(next)
         arrivals.push({ from: next.from, atMs: next.arrival })
@@ -208,7 +271,7 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
     // Complete: nothing more to wait for (every result wanted is in), as opposed to ended by a
     // grace period or the timeout, which only virtual time passing can justify.
     const complete = taken.length >= Math.min(policy.want ?? P, P)
-    return { taken, all, now, timedOut, complete }
+    return { taken, pulls, pulledBytes, all, now, timedOut, complete }
   }
 
   /** The collect's outcome: lateness samples and wait statistics are taken once, here. */
@@ -224,6 +287,12 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
       for (const d of all) if (d.from !== p.peer && d.arrival > tQ) est.sample(phase, d.arrival - tQ)
     }
     stats.waitMs[p.peer] += now
+    if (ev.pulls > 0) {
+      // A pull is a request and an answer.
+      stats.pulled += ev.pulls
+      stats.messages += 2 * ev.pulls
+      stats.bytesSent += ev.pulls * 2 * header + ev.pulledBytes
+    }
     return {
       results: new Map(taken.map(d => [d.from, d.payload])),
       arrivalMs: new Map(taken.map(d => [d.from, d.arrival])),

@@ -66,6 +66,17 @@ describe('codenet soak', () => {
     }
   }, 180_000)
 
+  it('a byzantine peer plus datagram loss completes: a stuck round pulls its lost results (P = 5 seed 47, P = 8 seed 24 stalled)', async () => {
+    // The byzantine peer uses the one error the code corrects, so every lost datagram left the
+    // round undecidable and the step rolled back, 51 times in a row. A round whose results do
+    // not decode now asks the senders of the lost ones again (training/memory-exchange.ts).
+    for (const [seed, peers] of [[47, 5], [24, 8]]) {
+      const r = await run(['soak', '--seeds', '1', '--from', String(seed), '--peers', String(peers), '--jobs', '0'])
+      expect(r.code, r.out).toBe(0)
+      expect(r.out).toMatch(/summary: 1 seeds, 1 completed, 0 stalled, 0 exceptions; total silent 0;/)
+    }
+  }, 180_000)
+
   it('replays a seed exactly and refuses bad flags', async () => {
     const a = await run(['soak', '--seeds', '1', '--from', '7', '--jobs', '0'])
     const b = await run(['soak', '--seeds', '1', '--from', '7', '--jobs', '1'])
