@@ -107,6 +107,42 @@ describe('robustDecode', () => {
     expect(r).toMatchObject({ ok: true, faulty: [6], used: [0, 1, 2, 3, 4, 5, 7, 8] })
   })
 
+  it('colluders on another code word: refused below q + f agreeing results, corrected with enough', () => {
+    // P = 10, q = 6, two colluders (2 and 5). Their errors are g(x)·v with g of degree q − 1
+    // vanishing at five honest points: with those five, the colluders lie exactly on the code
+    // word f + g·v — q + 1 results agreeing on a wrong decode.
+    const P = 10; const q = 6; const L = 5
+    const { points, results } = codeword(P, q, L, 3)
+    const F = [Float64Array.from({ length: q }, (_, d) => 1 / (d + 1))]
+    const exact = robustDecode(points, q, F, results, { mode: 'adversarial', tolerance: 1e-8 })
+    if (!exact.ok) throw new Error('the clean decode failed')
+    const roots = [0, 1, 3, 4, 6]
+    const g = (x: number): number => 50 * roots.reduce((acc, h) => acc * (x - points[h]), 1)
+    for (const c of [2, 5]) for (let k = 0; k < L; k++) results[c].data[k] += g(points[c]) * (1 + k)
+    const off = (r: ReturnType<typeof robustDecode>): number => {
+      if (!r.ok) return NaN
+      let d = 0; let n = 0
+      for (let k = 0; k < r.data.length; k++) { d += (r.data[k] - exact.data[k]) ** 2; n += exact.data[k] ** 2 }
+      return Math.sqrt(d / n)
+    }
+    // Eight results: six honest (q: too few to check alone) and the two colluders.
+    const eight = results.filter(r => r.peer < 8)
+    for (const mode of ['probabilistic', 'adversarial'] as const) {
+      // The mode's rule alone takes the colluders' code word and flags the honest peer 7.
+      const blind = robustDecode(points, q, F, eight, { mode, tolerance: 1e-8 })
+      expect(blind).toMatchObject({ ok: true, faulty: [7] })
+      expect(off(blind)).toBeGreaterThan(1e-3)
+      // Told that two peers may collude, it refuses: 7 agreeing results are fewer than q + 2.
+      const r = robustDecode(points, q, F, eight, { mode, tolerance: 1e-8, colluders: 2 })
+      expect(r.ok).toBe(false)
+      if (!r.ok) expect(r.reason).toMatch(/2 colluding peers \(7 of 8\)/)
+      // All ten: eight honest results agree (q + 2); the colluders are flagged, the decode exact.
+      const all = robustDecode(points, q, F, results, { mode, tolerance: 1e-8, colluders: 2 })
+      expect(all).toMatchObject({ ok: true, faulty: [2, 5] })
+      expect(off(all)).toBeLessThan(1e-12)
+    }
+  })
+
   it('refusals carry only ok, reason and suspects', () => {
     const { points, results } = codeword(6, 4, 3, 2)
     results[1].data[0] += 1

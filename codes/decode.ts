@@ -74,6 +74,11 @@ export interface RobustDecodeOptions {
   /** Largest accepted relative shift of the decode by hidden errors (default ACCEPT_SHIFT). */
   acceptShift?: number
   /**
+   * Faulty peers that may coordinate on another code word (the job's f): an agreeing set is
+   * accepted only with at least q + colluders members, so that q of them are honest. Default 0.
+   */
+  colluders?: number
+  /**
    * Worst cond₂ over every q-subset of `points` (measured exhaustively), when known: lets the
    * several-hidden-errors bound skip its exact step in the common case (codes/decode/leverage.ts).
    */
@@ -161,8 +166,14 @@ function decodeAt (
     ? look.received
     : receive(good.map(g => points[g.peer]), q, good.map(g => g.data), { senders: { ids: good.map(g => g.peer), cache }, functionals })
   const floor = opts.roundingFloor ?? 0
+  const colluders = Math.max(0, Math.floor(opts.colluders ?? 0))
   const target = opts.acceptShift ?? ACCEPT_SHIFT
   const accept = (members: number[], fit: Fit, suspects: number[]): Attempt => {
+    // Colluders: up to f results may lie on one other code word together with honest ones; an
+    // agreeing set of q + f holds q honest results, which fix the code word. Fewer cannot tell.
+    if (members.length < q + colluders) {
+      return refuse(`too few agreeing results to rule out ${colluders} colluding peers (${members.length} of ${q + colluders})`, suspects)
+    }
     const { decoded: d, norm } = decodedFrom(received, functionals, good, nonFinite, members, fit)
     // Results that are exactly zero decode to exactly zero: nothing can hide there.
     if (members.every(i => received.norms[i] === 0)) return d
@@ -184,7 +195,7 @@ function decodeAt (
     // results are the ones flagged — so A is bounded for t hidden errors, not t − |flagged|;
     // and for one more, so that colluders just beyond the bound are refused too (at stage 0,
     // |A| − (t + 1) ≥ q always). Both modes; at least q members are left honest.
-    const hidden = Math.min(adversarialBound(R, q) + 1, members.length - q)
+    const hidden = Math.min(Math.max(adversarialBound(R, q) + 1, colluders), members.length - q)
     if (hidden >= 2) {
       const c = colludingShift(received, members, fit, functionals, codeRows, hidden, opts.conditionNumber ?? null, target * size, basis)
       if (!(c <= target * size)) {

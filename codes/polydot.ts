@@ -240,6 +240,7 @@ export class PolyDotScheme implements CodeScheme {
       tolerance: opts.tolerance ?? code.tolerance,
       maxCandidates: opts.maxCandidates,
       acceptShift: opts.acceptShift,
+      colluders: opts.colluders,
       conditionNumber: code.exhaustive ? code.kappa : undefined
     })
     if (!r.ok) return { ok: false, reason: r.reason, suspects: merge(r.suspects, misshapen) }

@@ -31,6 +31,13 @@ export interface DecodeOptions {
   mode?: DecodeMode
   /** Relative residual above which a result counts as inconsistent; default from the scheme's conditioning. */
   tolerance?: number
+  /**
+   * Faulty peers that may coordinate (the job's f): their results can lie together on another
+   * code word, so a decode is accepted only from an agreeing set of at least q + colluders
+   * results — then at least q of them are honest, and q honest results fix the code word.
+   * Fewer agreeing: refused, and the round waits for more. Default 0 (the mode's rule alone).
+   */
+  colluders?: number
 }
 
 export type DecodeResult =

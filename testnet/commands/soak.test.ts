@@ -66,6 +66,24 @@ describe('codenet soak', () => {
     }
   }, 180_000)
 
+  it('two byzantine peers colluding on another code word are never accepted (P = 10, seed 27 was silent 22 times; seed 53 at P = 10 and 12)', async () => {
+    // The byzantine injector offsets both peers' products by the same pattern: with part of
+    // the results cut by the grace, the two and q − 1 honest results fitted another code word,
+    // q + 1 agreeing, and the mode's rule took it. Decodes now need q + f agreeing results
+    // (codes/decode.ts, colluders). Seed 53 then stalled: a network short of peers (a crash,
+    // three rolled back further) failed its first round at once, so the laggards, hearing
+    // nothing new during their step, never moved to it; they now take the position heard
+    // since their rollback (training/trainer/resync.ts).
+    // P = 12 seed 53 stalled the same way, one step apart: three peers whose audit drew too few
+    // voters rolled back to the checkpoint before it, the rest to that audit's step; one step
+    // ahead at the same attempt looked like speculation, so they never rejoined their candidate.
+    for (const [seed, peers] of [[27, 10], [53, 10], [53, 12]]) {
+      const r = await run(['soak', '--seeds', '1', '--from', String(seed), '--peers', String(peers), '--jobs', '0'])
+      expect(r.code, r.out).toBe(0)
+      expect(r.out).toMatch(/summary: 1 seeds, 1 completed, 0 stalled, 0 exceptions; total silent 0;/)
+    }
+  }, 180_000)
+
   it('a byzantine peer plus datagram loss completes: a stuck round pulls its lost results (P = 5 seed 47, P = 8 seed 24 stalled)', async () => {
     // The byzantine peer uses the one error the code corrects, so every lost datagram left the
     // round undecidable and the step rolled back, 51 times in a row. A round whose results do

@@ -11,6 +11,7 @@ import { addBias } from '../model.ts'
 import { learningRate } from '../schedule.ts'
 import { hashSeed } from '../rng.ts'
 import { roundKey, type TrainerContext } from './context.ts'
+import { faultTolerance } from './agree.ts'
 import { quarantined } from './state.ts'
 
 /**
@@ -21,6 +22,8 @@ import { quarantined } from './state.ts'
  */
 function createDecoder (ctx: TrainerContext, phase: Phase): { decode: (results: ReadonlyMap<number, Matrix>) => DecodeResult, enough: (results: ReadonlyMap<number, Matrix>) => boolean } {
   let last: { keys: string, result: DecodeResult } | null = null
+  // Up to f faulty peers may coordinate on another code word: no decode rests on fewer than q + f.
+  const colluders = faultTolerance(ctx.scheme)
   const decode = (all: ReadonlyMap<number, Matrix>): DecodeResult => {
     const excluded = (p: number): boolean => (p === ctx.self && ctx.state.distrustSelf) || quarantined(ctx.state, p)
     const results = [...all.keys()].some(excluded) ? new Map([...all].filter(([p]) => !excluded(p))) : all
@@ -28,7 +31,7 @@ function createDecoder (ctx: TrainerContext, phase: Phase): { decode: (results: 
     if (last !== null && last.keys === keys) return last.result
     const result = ctx.clock.timed('decodeMs', (): DecodeResult => {
       try {
-        return ctx.scheme.decode(phase, results, { mode: ctx.config.errorModel })
+        return ctx.scheme.decode(phase, results, { mode: ctx.config.errorModel, colluders })
       } catch (err) {
         return { ok: false, reason: (err as Error).message, suspects: [] }
       }

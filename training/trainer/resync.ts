@@ -66,9 +66,19 @@ export function isElsewhere (mine: Position, net: Position): boolean {
 export function resyncAfterFailure (ctx: TrainerContext, totalSteps: number, since: number): { from: Position, to: Position, verified?: boolean } | null {
   const { state, exchange } = ctx
   const mine = { step: state.step, attempt: state.attempt }
-  const net = networkPosition(exchange.positions(), ctx.self, Math.max(since, state.heardSince), mine)
+  // Where the others are now: heard since this step began; failing that, since this peer's
+  // last rollback or move. The others may have published their step's first round before this
+  // peer's step began and then failed it at once — a network short of results, waiting for this
+  // peer, says nothing new while this peer waits for it — and that is still where they are.
+  const net = networkPosition(exchange.positions(), ctx.self, Math.max(since, state.heardSince), mine) ??
+    networkPosition(exchange.positions(), ctx.self, state.heardSince, mine)
   if (net === null) return null
-  if (!isElsewhere(mine, net)) return null
+  // One step ahead at this attempt is where speculation puts the others — unless this peer holds
+  // an unjudged state at their step (its candidate) and a rollback took it back further than
+  // them: then the network is where that state already is, and waiting for a vote to bring it
+  // back never ends (two groups one step apart, rolling back in lockstep at every attempt).
+  const behindCandidate = state.candidate !== null && state.candidate.step > mine.step && net.step >= state.candidate.step
+  if (!isElsewhere(mine, net) && !behindCandidate) return null
   if (rejoinVerified(ctx, mine, net)) return { from: mine, to: { step: state.step, attempt: state.attempt }, verified: true }
   if (rejoinCandidate(ctx, mine, net)) return { from: mine, to: { step: state.step, attempt: state.attempt } }
   // Never further ahead than RESYNC_WINDOW in one move: the median is sound with at most f
