@@ -7,6 +7,7 @@ import { mulberry32 } from './random.ts'
 import { DECODER_ERROR_KINDS, corrupt, polydot, polydotConfigs, randomMatrix, sample } from './testing.ts'
 import { ConditionBudgetError, CodeConfigError, UncorrectableError, chooseCode, createScheme, createShardProbe, sketchShard } from './index.ts'
 import type { PolyDotScheme } from './polydot.ts'
+import { CLEAN_FRACTION } from './decode.ts'
 import type { Phase } from './scheme.ts'
 
 const CONFIGS = polydotConfigs(16)
@@ -387,3 +388,31 @@ function solveDense (A: number[][], b: number[]): number[] {
   }
   return M.map((r, i) => r[n] / r[i])
 }
+
+describe('the consistency tolerance against honest rounding', () => {
+  // τ = max(1e-11, 1000·ε·κ). Honest results must fit far below the level the ambiguity rule
+  // and the audits call clean (CLEAN_FRACTION·τ, 1e-13 at the floor): measured ≤ 4e-15 on
+  // widths up to 2048, so the floor keeps ≥ 10× to spare there — and flags any error above
+  // 1e-11 relative, so sub-tolerance errors cannot move the weights by 1e-9 over a run.
+  for (const [P, m, n] of [[6, 2, 1], [10, 2, 2], [16, 2, 2]] as const) {
+    it(`P = ${P}, m = ${m}, n = ${n}: honest decodes fit to ≤ CLEAN_FRACTION·τ / 10 (784 → 512 and 1024 → 1024)`, () => {
+      const s = polydot(P, m, n)
+      for (const [N, K, B] of [[512, 784, 16], [1024, 1024, 32]]) {
+        const W = randomMatrix(N, K, P * 7 + N)
+        const shards = Array.from({ length: P }, (_, p) => s.encodeShard(W, p))
+        const X = randomMatrix(K, B, P * 7 + N + 1)
+        const D = randomMatrix(N, B, P * 7 + N + 2)
+        for (const phase of ['forward', 'backward'] as const) {
+          const res = new Map<number, Matrix>()
+          for (let p = 0; p < P; p++) res.set(p, s.compute(phase, shards[p], phase === 'forward' ? s.encodeForwardInput(X, p) : s.encodeBackwardInput(D, p)))
+          const r = s.decode(phase, res)
+          expect(r.ok).toBe(true)
+          if (r.ok) {
+            expect(r.faulty).toEqual([])
+            expect(r.residual).toBeLessThanOrEqual(CLEAN_FRACTION * s.tolerance(phase) / 10)
+          }
+        }
+      }
+    })
+  }
+})
