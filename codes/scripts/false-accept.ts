@@ -17,7 +17,7 @@
  * the silent ones that are exactly the colluders' code word (beyond the bound only).
  *
  *   npx node codes/scripts/false-accept.ts [--trials 20000] [--max-peers 16] [--seed 1]
- *        [--json out.json] [--markdown table.md]
+ *        [--training] [--only errors/bound/mode] [--json out.json] [--markdown table.md]
  *   npx node codes/scripts/false-accept.ts --honest [--trials 400]
  *        (what the leverage bound costs: the share of error-free decodes accepted, by R − Q,
  *        for the default code of each P and over every accepted code; random and clustered
@@ -44,6 +44,11 @@ const { values } = parseArgs({
     json: { type: 'string' },
     markdown: { type: 'string' },
     honest: { type: 'boolean', default: false },
+    /**
+     * Decode as training does: colluders = the job's f = ⌊(P − max Q)/2⌋, so an agreeing set
+     * needs Q + f results. Adds the count of silent trials whose colluders were at most f.
+     */
+    training: { type: 'boolean', default: false },
     /** Run only the cells whose "errors/bound/mode" contains this (e.g. coordinated/within). */
     only: { type: 'string', default: '' }
   },
@@ -73,6 +78,9 @@ interface Cell {
   worstSilent: number
   /** Trials with at least one error in the results. */
   withErrors: number
+  /** Coordinated errors: trials with at most f colluders (the job's f), and those of them silent. */
+  withinF: number
+  silentWithinF: number
   ms: number
 }
 
@@ -133,11 +141,15 @@ function trial (cell: Cell, rng: () => number, n: number): void {
     }
     cell.trials++
     if (e > 0) cell.withErrors++
-    const d = s.decode(phase, results, { mode: cell.mode })
+    const f = Math.max(0, Math.floor((P - Math.max(s.recoveryThreshold.forward, s.recoveryThreshold.backward)) / 2))
+    const withinF = cell.errors === 'coordinated' && e <= f
+    if (withinF) cell.withinF++
+    const d = s.decode(phase, results, { mode: cell.mode, ...(values.training ? { colluders: f } : {}) })
     if (!d.ok) { cell.refused++; return }
     const err = relativeError(d.value, truth)
     if (err <= SILENT) { cell.right++; return }
     cell.silent++
+    if (withinF) cell.silentWithinF++
     cell.worstSilent = Math.max(cell.worstSilent, err)
     const o = other()
     if (o !== null && relativeError(d.value, o) <= SILENT) cell.otherWord++
@@ -199,7 +211,7 @@ const cells: Cell[] = []
 for (const errors of ['random', 'coordinated'] as const) {
   for (const bound of ['within', 'beyond'] as const) {
     for (const mode of ['adversarial', 'probabilistic'] as const) {
-      cells.push({ errors, bound, mode, trials: 0, right: 0, refused: 0, silent: 0, otherWord: 0, worstSilent: 0, withErrors: 0, ms: 0 })
+      cells.push({ errors, bound, mode, trials: 0, right: 0, refused: 0, silent: 0, otherWord: 0, worstSilent: 0, withErrors: 0, withinF: 0, silentWithinF: 0, ms: 0 })
     }
   }
 }
@@ -215,12 +227,12 @@ for (const [k, cell] of cells.entries()) {
 
 const rate = (x: number, n: number): string => n === 0 ? '–' : x === 0 ? `0 (< ${(3 / n).toExponential(1)} at 95 %)` : (x / n).toExponential(2)
 const lines = [
-  `| errors | bound | mode | trials | with errors | accepted right | refused | silent | silent rate | of which the other code word | worst silent error |`,
-  `|---|---|---|---|---|---|---|---|---|---|---|`,
-  ...cells.map(c => `| ${c.errors} | ${c.bound} | ${c.mode} | ${c.trials.toLocaleString('en-US')} | ${c.withErrors.toLocaleString('en-US')} | ${c.right.toLocaleString('en-US')} | ${c.refused.toLocaleString('en-US')} | ${c.silent} | ${rate(c.silent, c.trials)} | ${c.otherWord} | ${c.silent === 0 ? '–' : c.worstSilent.toExponential(1)} |`)
+  `| errors | bound | mode | trials | with errors | accepted right | refused | silent | silent rate | of which the other code word | worst silent error | ≤ f colluders: trials / silent |`,
+  `|---|---|---|---|---|---|---|---|---|---|---|---|`,
+  ...cells.map(c => `| ${c.errors} | ${c.bound} | ${c.mode} | ${c.trials.toLocaleString('en-US')} | ${c.withErrors.toLocaleString('en-US')} | ${c.right.toLocaleString('en-US')} | ${c.refused.toLocaleString('en-US')} | ${c.silent} | ${rate(c.silent, c.trials)} | ${c.otherWord} | ${c.silent === 0 ? '–' : c.worstSilent.toExponential(1)} | ${c.errors === 'coordinated' ? `${c.withinF.toLocaleString('en-US')} / ${c.silentWithinF}` : '–'} |`)
 ]
 const table = lines.join('\n')
 console.log(table)
-console.log(`\n${CODES.length} codes (P ≤ ${MAX_PEERS}), ${TRIALS} trials per cell, seed ${SEED}, ${((performance.now() - t0) / 1000).toFixed(0)} s, node ${process.version}`)
+console.log(`\n${CODES.length} codes (P ≤ ${MAX_PEERS}), ${TRIALS} trials per cell, seed ${SEED}${values.training ? ', decoded as training does (colluders = f)' : ''}, ${((performance.now() - t0) / 1000).toFixed(0)} s, node ${process.version}`)
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ trials: TRIALS, maxPeers: MAX_PEERS, seed: SEED, codes: CODES.length, silentTolerance: SILENT, cells }, null, 2) + '\n')
 if (values.markdown !== undefined) writeFileSync(values.markdown, table + '\n')
