@@ -179,7 +179,50 @@ export function colludingShift (
   } else reachAll = Math.sqrt(q)
   const cheap = kappaWorst !== null ? reachAll * kappaWorst / Math.sqrt(q) * slack : Infinity
   if (cheap <= accepted || reachAll === 0) return Math.min(cheap, reachAll === 0 ? 0 : cheap)
-  return Math.min(cheap, exactColluding(received, members, rows, codeRows, k) * slack)
+  return Math.min(cheap, exactColludingCached(received, members, rows, codeRows, k) * slack)
+}
+
+/**
+ * exactColluding depends only on the geometry — which points are in A, k, and what the shift
+ * is measured on — never on the results: with a point set's senders known it is remembered per
+ * (q, target rows, k, members). Rounds of a job meet the same few member sets again and again,
+ * and at P = 16 the enumeration (up to MAX_COLLUSION_SETS Cholesky solves) was 92 % of a soak
+ * seed's CPU. The value is the same number either way.
+ */
+const collusionCaches = new WeakMap<object, Map<string, number>>()
+const targetIds = new WeakMap<object, number>()
+let nextTargetId = 0
+const MAX_CACHED_COLLUSION = 20_000
+
+function exactColludingCached (
+  received: Received,
+  members: readonly number[],
+  functionals: ReadonlyArray<Float64Array> | null,
+  codeRows: { data: Float64Array, rows: number } | null,
+  k: number
+): number {
+  const senders = received.senders
+  if (senders === null) return exactColluding(received, members, functionals, codeRows, k)
+  // What the shift is measured on: the functionals array (one per scheme phase), or every code
+  // point (the same rows for a point set and q).
+  const target: object | null = functionals ?? null
+  let tid = 'rows'
+  if (target !== null) {
+    let id = targetIds.get(target)
+    if (id === undefined) { id = nextTargetId++; targetIds.set(target, id) }
+    tid = String(id)
+  }
+  let cache = collusionCaches.get(senders.cache)
+  if (cache === undefined) { cache = new Map(); collusionCaches.set(senders.cache, cache) }
+  const ids = members.map(i => senders.ids[i]).sort((a, b) => a - b)
+  const key = `${received.q}|${tid}|${k}|${ids.join(',')}`
+  let v = cache.get(key)
+  if (v === undefined) {
+    v = exactColluding(received, members, functionals, codeRows, k)
+    if (cache.size >= MAX_CACHED_COLLUSION) cache.clear()
+    cache.set(key, v)
+  }
+  return v
 }
 
 /**
