@@ -152,6 +152,13 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
   let issued = 0
   let scheduled = false
 
+  /** Peer `to`'s deliveries of round `ks` (created, and its step noted for pruning, on first use). */
+  const boxOf = (to: number, ks: string, step: number): Map<number, Delivery> => {
+    let box = inbox[to].get(ks)
+    if (box === undefined) { box = new Map(); inbox[to].set(ks, box); keySteps.set(ks, step) }
+    return box
+  }
+
   const deliver = (from: number, to: number, key: RoundKey, ks: string, payload: Matrix, reliable: boolean): void => {
     stats.messages++
     stats.bytesSent += payload.data.length * 8 + header
@@ -185,14 +192,12 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
     // A duplicate arrives later; the inbox keeps one result per sender and round (the first).
     if (rng.float() < (faults.duplicateRate ?? 0)) { stats.duplicated++; stats.messages++ }
     if (key.phase === 'forward' || key.phase === 'backward') heardFrom[to][from] = { step: key.step, attempt: key.attempt, seq: ++heard[to] }
-    let box = inbox[to].get(ks)
-    if (box === undefined) { box = new Map(); inbox[to].set(ks, box); keySteps.set(ks, key.step) }
+    const box = boxOf(to, ks, key.step)
     if (!box.has(from)) box.set(from, { from, payload: data, arrival })
   }
 
   const keepLost = (from: number, to: number, key: RoundKey, ks: string, payload: Matrix): void => {
-    let box = inbox[to].get(ks)
-    if (box === undefined) { box = new Map(); inbox[to].set(ks, box); keySteps.set(ks, key.step) }
+    const box = boxOf(to, ks, key.step)
     if (!box.has(from)) box.set(from, { from, payload, arrival: Infinity, lost: true })
   }
 
@@ -254,8 +259,10 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
         for (const l of lost.splice(0)) {
           const r = pull(p.key, l.from, p.peer, at, wait, policy.timeoutMs)
           pulls += r.tries
-          if (r.arrival !== null) pulledBytes += l.payload.data.length * 8
-          if (r.arrival !== null) all.push({ from: l.from, payload: l.payload, arrival: r.arrival })
+          if (r.arrival !== null) {
+            pulledBytes += l.payload.data.length * 8
+            all.push({ from: l.from, payload: l.payload, arrival: r.arrival })
+          }
         }
         all.sort((a, b) => a.arrival - b.arrival || a.from - b.from)
         next = all[taken.length]
@@ -334,9 +341,7 @@ export function createMemoryNetwork (opts: MemoryNetworkOptions): MemoryNetwork 
       async publish (key, payload, to, opts) {
         const ks = roundKeyString(key)
         // A peer always has its own result, at time 0.
-        let own = inbox[self].get(ks)
-        if (own === undefined) { own = new Map(); inbox[self].set(ks, own); keySteps.set(ks, key.step) }
-        own.set(self, { from: self, payload, arrival: 0 })
+        boxOf(self, ks, key.step).set(self, { from: self, payload, arrival: 0 })
         const targets = to ?? Array.from({ length: P }, (_, i) => i)
         for (const t of targets) if (t !== self) deliver(self, t, key, ks, payload, opts?.reliable === true || datagrams !== true)
       },

@@ -179,7 +179,16 @@ export function colludingShift (
   } else reachAll = Math.sqrt(q)
   const cheap = kappaWorst !== null ? reachAll * kappaWorst / Math.sqrt(q) * slack : Infinity
   if (cheap <= accepted || reachAll === 0) return Math.min(cheap, reachAll === 0 ? 0 : cheap)
-  return Math.min(cheap, exactColludingCached(received, members, rows, codeRows, k) * slack)
+  const key = collusionKey(received, members, rows, k)
+  let exact = key?.cache.get(key.key)
+  if (exact === undefined) {
+    exact = exactColluding(received, members, rows, codeRows, k)
+    if (key !== null) {
+      if (key.cache.size >= MAX_CACHED_COLLUSION) key.cache.clear()
+      key.cache.set(key.key, exact)
+    }
+  }
+  return Math.min(cheap, exact * slack)
 }
 
 /**
@@ -194,35 +203,30 @@ const targetIds = new WeakMap<object, number>()
 let nextTargetId = 0
 const MAX_CACHED_COLLUSION = 20_000
 
-function exactColludingCached (
+/**
+ * Where the exact bound of (received, members, target rows, k) is remembered, and under which
+ * key; null when the senders' point set is unknown (no caching).
+ */
+function collusionKey (
   received: Received,
   members: readonly number[],
   functionals: ReadonlyArray<Float64Array> | null,
-  codeRows: { data: Float64Array, rows: number } | null,
   k: number
-): number {
+): { cache: Map<string, number>, key: string } | null {
   const senders = received.senders
-  if (senders === null) return exactColluding(received, members, functionals, codeRows, k)
+  if (senders === null) return null
   // What the shift is measured on: the functionals array (one per scheme phase), or every code
   // point (the same rows for a point set and q).
-  const target: object | null = functionals ?? null
   let tid = 'rows'
-  if (target !== null) {
-    let id = targetIds.get(target)
-    if (id === undefined) { id = nextTargetId++; targetIds.set(target, id) }
+  if (functionals !== null) {
+    let id = targetIds.get(functionals)
+    if (id === undefined) { id = nextTargetId++; targetIds.set(functionals, id) }
     tid = String(id)
   }
   let cache = collusionCaches.get(senders.cache)
   if (cache === undefined) { cache = new Map(); collusionCaches.set(senders.cache, cache) }
   const ids = members.map(i => senders.ids[i]).sort((a, b) => a - b)
-  const key = `${received.q}|${tid}|${k}|${ids.join(',')}`
-  let v = cache.get(key)
-  if (v === undefined) {
-    v = exactColluding(received, members, functionals, codeRows, k)
-    if (cache.size >= MAX_CACHED_COLLUSION) cache.clear()
-    cache.set(key, v)
-  }
-  return v
+  return { cache, key: `${received.q}|${tid}|${k}|${ids.join(',')}` }
 }
 
 /**

@@ -70,8 +70,9 @@ export function resyncAfterFailure (ctx: TrainerContext, totalSteps: number, sin
   // last rollback or move. The others may have published their step's first round before this
   // peer's step began and then failed it at once — a network short of results, waiting for this
   // peer, says nothing new while this peer waits for it — and that is still where they are.
-  const net = networkPosition(exchange.positions(), ctx.self, Math.max(since, state.heardSince), mine) ??
-    networkPosition(exchange.positions(), ctx.self, state.heardSince, mine)
+  const positions = exchange.positions()
+  const net = networkPosition(positions, ctx.self, Math.max(since, state.heardSince), mine) ??
+    networkPosition(positions, ctx.self, state.heardSince, mine)
   if (net === null) return null
   // One step ahead at this attempt is where speculation puts the others — unless this peer holds
   // an unjudged state at their step (its candidate) and a rollback took it back further than
