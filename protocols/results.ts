@@ -337,6 +337,8 @@ export class ResultExchange implements Exchange, Startable {
     let timedOut = false
     await new Promise<void>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | null = null
+      /** When the armed timer fires, ms from `start`: most arrivals leave the deadline where it was. */
+      let timerAtMs = -1
       const cleanup = (): void => {
         if (timer !== null) clearTimeout(timer)
         this.waiting.delete(check)
@@ -364,8 +366,10 @@ export class ResultExchange implements Exchange, Startable {
         }
         const d = decideCollect(policy, { peers: this.peers, arrivals, nowMs: now() - start, live, adaptiveGraceMs: this.graceFor(key.phase) }, () => results)
         if (d.done) { timedOut = d.timedOut; cleanup(); resolve(); return }
+        if (timer !== null && d.wakeAtMs === timerAtMs) return
         if (timer !== null) clearTimeout(timer)
-        timer = setTimeout(check, Math.max(0, d.wakeAtMs - (now() - start)))
+        timerAtMs = d.wakeAtMs
+        timer = setTimeout(() => { timer = null; check() }, Math.max(0, d.wakeAtMs - (now() - start)))
       }
       if (policy.signal?.aborted === true) { onAbort(); return }
       policy.signal?.addEventListener('abort', onAbort, { once: true })
