@@ -3,7 +3,8 @@ import { PassThrough } from 'node:stream'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CODES_BENCH_OPERATIONS, CODES_TARGETS, runCodesBench } from './codes.ts'
+import { runCli } from '../testing.ts'
+import { CODES_BENCH_OPERATIONS, CODES_TARGET_BATCH, CODES_TARGETS, runCodesBench } from './codes.ts'
 
 describe('codenet bench codes (quick)', () => {
   it('produces a table and JSON with every operation as a ratio to the GEMM, and the targets table', async () => {
@@ -41,5 +42,31 @@ describe('codenet bench codes (quick)', () => {
     expect(saved.targets.length).toBe(r.targets.length)
     expect(text).toMatch(/decode0/)
     expect(text).toMatch(/512->512/)
+    expect(t.batch).toBe(CODES_TARGET_BATCH)
   })
+
+  it('measures the targets at the batch asked for', async () => {
+    const out = new PassThrough()
+    let text = ''
+    out.on('data', (c: Buffer) => { text += c.toString() })
+    const r = await runCodesBench({ quick: true, out, batch: 8 })
+    expect(r.targets.every(t => t.batch === 8)).toBe(true)
+    expect(text).toMatch(/B = 8\)/)
+  })
+
+  it('takes --batch on the command line, and refuses a bad one in one line', async () => {
+    const ok = await runCli(['bench', 'codes', '--quick', '--batch', '8'])
+    expect(ok.code).toBe(0)
+    expect(ok.out).toMatch(/targets \(P = 6, m,n = 2,1, B = 8\)/)
+    for (const v of ['0', '5000', 'x', '8.5']) {
+      const r = await runCli(['bench', 'codes', '--quick', '--batch', v])
+      expect(r.code).toBe(2)
+      expect(r.err.split('\n')[0]).toMatch(/--batch must be an integer in 1\.\.4096/)
+      expect(r.err).not.toMatch(/\n\s+at /)
+    }
+    // --batch of the other benches that do not take it is still refused.
+    const gemm = await runCli(['bench', 'exchange', '--batch', '8'])
+    expect(gemm.code).toBe(2)
+    expect(gemm.err.split('\n')[0]).toMatch(/--batch applies to `bench step\|scaling` only/)
+  }, 60_000)
 })
