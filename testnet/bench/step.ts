@@ -121,7 +121,8 @@ export interface StepBenchResult extends MachineInfo {
   pass: boolean
 }
 
-const cpuSince = (u0: NodeJS.CpuUsage): number => { const u = process.cpuUsage(u0); return (u.user + u.system) / 1000 }
+/** Process CPU (user + system) in ms since `u0`. */
+export const cpuSince = (u0: NodeJS.CpuUsage): number => { const u = process.cpuUsage(u0); return (u.user + u.system) / 1000 }
 
 /** "4,6,8" → [4, 6, 8]: distinct integers in 2..32, as given. */
 export function parsePeerList (text: string, flag = '--peers'): number[] {

@@ -1,12 +1,14 @@
 /**
- * `codenet bench gemm|codes|exchange|training [--json FILE] [--quick]`: each benchmark is a
- * ratio against a baseline measured in the same run, so the figures mean something on a
- * busy machine too. The benchmark modules are loaded only when asked for.
+ * `codenet bench gemm|codes|exchange|step|scaling|paper|training [--json FILE] [--quick]`: each
+ * benchmark is a ratio against a baseline measured in the same run, so the figures mean something
+ * on a busy machine too. The benchmark modules are loaded only when asked for.
  * `exchange` also takes `--peers P`, `--transport tcp|quic|tcp,quic`, `--only libp2p|raw` and
  * `--cpu-prof DIR`. `step` and `scaling` (testnet vs simulate CPU per step; growth with P and
  * width) take their own flags: testnet/bench/step-cli.ts. `paper` (codenet against replication and
  * uncoded on the testnet, testnet/bench/paper.ts) takes --peers, --seed, --steps, --strategy
- * (a comma list) and --svg DIR.
+ * (a comma list) and --svg DIR. `training` (CPU per step of codenet and replication against
+ * uncoded, in simulate, testnet/bench/training.ts) takes --peers P (one value), --repeats R,
+ * --strategy (a comma list with uncoded) and the training options but --peers/--strategy.
  */
 import { describeCommand, parseFlags, UsageError, type Command, type CommandContext } from '../cli.ts'
 import type { HostTransport } from '../bench/exchange-worker.ts'
@@ -14,9 +16,9 @@ import type { HostTransport } from '../bench/exchange-worker.ts'
 /** The transports `bench exchange --transport` takes (testnet/bench/exchange-worker.ts HOST_TRANSPORTS; not imported, so --help stays instant). */
 const HOST_TRANSPORTS = ['tcp', 'quic'] as const satisfies readonly HostTransport[]
 import { runStepOrScaling, STEP_FLAG_OPTIONS } from '../bench/step-cli.ts'
+import { TRAINING_FLAG_NAMES } from '../../training/config.ts'
 
 const KINDS = ['gemm', 'codes', 'exchange', 'step', 'scaling', 'paper', 'training'] as const
-type Kind = typeof KINDS[number]
 
 interface ExchangeFlags {
   peers?: number
@@ -25,7 +27,7 @@ interface ExchangeFlags {
   cpuProfDir?: string
 }
 
-async function runBench (kind: Kind, ctx: CommandContext, json: string | undefined, quick: boolean, exchange: ExchangeFlags): Promise<number> {
+async function runBench (kind: 'gemm' | 'codes' | 'exchange', ctx: CommandContext, json: string | undefined, quick: boolean, exchange: ExchangeFlags, codesBatch?: number): Promise<number> {
   const out = ctx.stdout
   switch (kind) {
     case 'gemm': {
@@ -35,7 +37,7 @@ async function runBench (kind: Kind, ctx: CommandContext, json: string | undefin
     }
     case 'codes': {
       const { runCodesBench } = await import('../bench/codes.ts')
-      await runCodesBench({ out, json, quick })
+      await runCodesBench({ out, json, quick, batch: codesBatch })
       return 0
     }
     case 'exchange': {
@@ -49,9 +51,6 @@ async function runBench (kind: Kind, ctx: CommandContext, json: string | undefin
       }
       return 0
     }
-    default:
-      ctx.stderr.write(`codenet bench ${kind}: not built yet in this version of codenet (available: gemm, codes, exchange, step, scaling).\n`)
-      return 2
   }
 }
 
@@ -86,6 +85,38 @@ async function runPaper (ctx: CommandContext, values: Record<string, string | bo
   return 0
 }
 
+/** `bench training`: --json, --quick, --peers P, --repeats R, --strategy and the training options (testnet/bench/training.ts). */
+const TRAINING_FLAGS = ['json', 'quick', 'peers', 'repeats', 'strategy', ...TRAINING_FLAG_NAMES.filter(n => n !== 'peers' && n !== 'strategy')]
+
+async function runTraining (ctx: CommandContext, values: Record<string, string | boolean | undefined>): Promise<number> {
+  for (const [flag, v] of Object.entries(values)) {
+    if (v !== undefined && !TRAINING_FLAGS.includes(flag)) throw new UsageError(`--${flag} does not apply to \`bench training\``)
+  }
+  const str = (k: string): string | undefined => typeof values[k] === 'string' ? values[k] : undefined
+  const int = (k: string, min: number, max: number): number | undefined => {
+    const v = str(k)
+    if (v === undefined) return undefined
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${k} must be an integer in ${min}..${max}, got '${v}'`)
+    return Number(v)
+  }
+  const peers = int('peers', 2, 32)
+  const repeats = int('repeats', 1, 100)
+  const known = ['codenet', 'replication', 'uncoded'] as const
+  const list = str('strategy')?.split(',')
+  if (list !== undefined && (list.some(x => !(known as readonly string[]).includes(x)) || new Set(list).size !== list.length || !list.includes('uncoded'))) {
+    throw new UsageError(`--strategy must be a comma list of ${known.join(', ')} with uncoded (the baseline) among them, got '${str('strategy')}'`)
+  }
+  const flags: Record<string, string> = {}
+  for (const n of TRAINING_FLAG_NAMES) { const v = str(n); if (v !== undefined && n !== 'peers' && n !== 'strategy') flags[n] = v }
+  const { runTrainingBench } = await import('../bench/training.ts')
+  const res = await runTrainingBench({ out: ctx.stdout, json: str('json'), quick: values.quick === true, peers, repeats, strategies: list as Array<typeof known[number]> | undefined, flags })
+  if (!res.pass) {
+    ctx.stderr.write(`codenet bench training: ${res.weightCheck.failures.join('; ')}\n`)
+    return 1
+  }
+  return 0
+}
+
 export const benchCommand: Command = {
   ...describeCommand('bench'),
   run: async (ctx) => {
@@ -96,6 +127,7 @@ export const benchCommand: Command = {
       only: { type: 'string' },
       transport: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      repeats: { type: 'string' },
       ...STEP_FLAG_OPTIONS
     }, true)
     if (positionals.length !== 1) throw new UsageError(`expected one benchmark (${KINDS.join('|')}), got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`)
@@ -103,9 +135,19 @@ export const benchCommand: Command = {
     if (!(KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown benchmark '${kind}' (expected ${KINDS.join('|')})`)
     if (kind === 'step' || kind === 'scaling') return await runStepOrScaling(kind, ctx, values)
     if (kind === 'paper') return await runPaper(ctx, values)
+    if (kind === 'training') return await runTraining(ctx, values)
+    // `bench codes --batch B`: the batch of its targets table (the others' --batch is a training option).
+    let codesBatch: number | undefined
+    const batch = (values as Record<string, unknown>).batch
+    if (kind === 'codes' && typeof batch === 'string') {
+      if (!/^\d+$/.test(batch) || Number(batch) < 1 || Number(batch) > 4096) throw new UsageError(`--batch must be an integer in 1..4096, got '${batch}'`)
+      codesBatch = Number(batch)
+    }
     for (const flag of Object.keys(STEP_FLAG_OPTIONS)) {
+      if (flag === 'batch' && kind === 'codes') continue
       if ((values as Record<string, unknown>)[flag] !== undefined) throw new UsageError(`--${flag} applies to \`bench step|scaling\` only`)
     }
+    if (values.repeats !== undefined) throw new UsageError('--repeats applies to `bench training` only')
     const exchange: ExchangeFlags = {}
     for (const flag of ['peers', 'only', 'transport', 'cpu-prof'] as const) {
       if (values[flag] !== undefined && kind !== 'exchange') throw new UsageError(`--${flag} applies to \`bench exchange\` only`)
@@ -125,6 +167,6 @@ export const benchCommand: Command = {
       exchange.transports = list as HostTransport[]
     }
     if (values['cpu-prof'] !== undefined) exchange.cpuProfDir = values['cpu-prof']
-    return await runBench(kind as Kind, ctx, values.json, values.quick === true, exchange)
+    return await runBench(kind as 'gemm' | 'codes' | 'exchange', ctx, values.json, values.quick === true, exchange, codesBatch)
   }
 }
