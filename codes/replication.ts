@@ -25,7 +25,7 @@
  * inconsistent (there is nothing to check).
  */
 import { gemm } from './gemm/index.ts'
-import { type Matrix, ShapeError, frobeniusNorm, matrix, zeros } from './matrix.ts'
+import { type Matrix, ShapeError, allFinite, frobeniusNorm, matrix, zeros } from './matrix.ts'
 import { CodeConfigError, CodeInputError, UncorrectableError } from './errors.ts'
 import type { Capability, CodeScheme, DecodeOptions, DecodeResult, Phase, ShardCheck, Thresholds } from './scheme.ts'
 
@@ -89,16 +89,18 @@ export class ReplicationScheme implements CodeScheme {
     // different values (and a repair another copy), their replicas parted below the tolerance,
     // and later rounds found them in disagreement — decisions the simulator never took.
     const members = [...arrived].sort((a, b) => a[0] - b[0])
-    const finite = members.filter(([, y]) => Number.isFinite(frobeniusNorm(y)))
-    const bad = members.filter(([, y]) => !Number.isFinite(frobeniusNorm(y))).map(([p]) => p)
     const k = members.length
-    if (finite.length === 0) return { reason: 'no finite replica', suspects: bad }
     if (k === 1) {
-      // Uncoded: the one copy there is, unchecked (the unprotected baseline).
-      if (this.kind === 'uncoded') return { winner: finite, losers: [] }
+      // Uncoded: the one copy there is, unchecked (the unprotected baseline) but finite.
+      if (!allFinite(members[0][1])) return { reason: 'no finite replica', suspects: [members[0][0]] }
+      if (this.kind === 'uncoded') return { winner: members, losers: [] }
       return { reason: 'only one replica: a lone copy is unchecked', suspects: [] }
     }
-    const norms = finite.map(([, y]) => frobeniusNorm(y)).sort((a, b) => a - b)
+    // Each replica's norm once: it says whether the replica is finite and sets the scale.
+    const normOf = members.map(([, y]) => frobeniusNorm(y))
+    const finite = members.filter((_, i) => Number.isFinite(normOf[i]))
+    if (finite.length === 0) return { reason: 'no finite replica', suspects: members.map(([p]) => p) }
+    const norms = normOf.filter(Number.isFinite).sort((a, b) => a - b)
     const scale = Math.max(norms[norms.length >> 1], 1e-300)
     const agree = (a: Matrix, b: Matrix): boolean => {
       if (a.rows !== b.rows || a.cols !== b.cols) return false
