@@ -2,8 +2,9 @@ import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import {
   encodeFrame, encodeFrames, encodePrefixedFrames, decodeFrame, lengthPrefixed, FrameReader, FrameError, CHUNK_ELEMENTS,
-  MAX_FRAME_LENGTH, DEFAULT_FRAME_LIMITS, type FrameHeader
+  MAX_FRAME_LENGTH, DEFAULT_FRAME_LIMITS, type FrameHeader, type FrameView
 } from './frame.ts'
+import { readFloat64LE } from '../training/float64-le.ts'
 
 const job = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8])
 
@@ -68,20 +69,22 @@ describe('frame', () => {
       let o = 0
       for (const s of stream) { all.set(s, o); o += s.length }
       const reader = new FrameReader({ expectJob: job })
-      const got: number[] = []
+      const got: FrameView[] = []
       let p = 0; let k = 0
       while (p < all.length) {
         const n = cuts[k++ % cuts.length]
         for (const item of reader.push(all.subarray(p, p + n))) {
           expect(item.ok).toBe(true)
-          if (item.ok) {
-            got.push(item.frame.chunkIndex)
-            expect(item.frame.payload).toEqual(data.subarray(item.frame.chunkIndex * CHUNK_ELEMENTS, (item.frame.chunkIndex + 1) * CHUNK_ELEMENTS))
-          }
+          if (item.ok) got.push(item.frame)
         }
         p += n
       }
-      expect(got).toEqual([0, 1, 2, 3])
+      expect(got.map(f => f.chunkIndex)).toEqual([0, 1, 2, 3])
+      // Checked only now, after every push: a payload assembled in the reader's buffer must not
+      // have been overwritten by the frames after it.
+      for (const f of got) {
+        expect(readFloat64LE(f.payloadBytes, 0, f.payloadBytes.length / 8)).toEqual(data.subarray(f.chunkIndex * CHUNK_ELEMENTS, (f.chunkIndex + 1) * CHUNK_ELEMENTS))
+      }
       expect(reader.buffered).toBe(0)
     }), { numRuns: 30 })
   })

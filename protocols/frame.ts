@@ -31,7 +31,7 @@
  * either broken or hostile, and a non-finite value would poison every decode it enters.
  */
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { readFloat64LE, writeFloat64LE } from '../training/float64-le.ts'
+import { firstNonFiniteLE, readFloat64LE, writeFloat64LE } from '../training/float64-le.ts'
 
 export const FRAME_MAGIC_0 = 0x43
 export const FRAME_MAGIC_1 = 0x4e
@@ -74,6 +74,16 @@ export interface FrameHeader {
 export interface Frame extends FrameHeader {
   /** This chunk's elements. */
   payload: Float64Array
+}
+
+/**
+ * A frame as the stream reader yields it: the header, and the chunk's elements as the
+ * little-endian bytes where they arrived (checked: all finite) — copied once, by whoever keeps
+ * them (`copyFloat64LE`), instead of into an array of their own first.
+ */
+export interface FrameView extends FrameHeader {
+  /** 8 · elements bytes, float64 little-endian; a view into the received bytes. */
+  payloadBytes: Uint8Array
 }
 
 export type FrameErrorCode =
@@ -172,6 +182,12 @@ function encodeChunks (h: Omit<FrameHeader, 'chunkCount' | 'chunkIndex'>, data: 
  * `expectJob`, when given, must equal the frame's job id.
  */
 export function decodeFrame (bytes: Uint8Array, limits: Readonly<FrameLimits> = DEFAULT_FRAME_LIMITS, expectJob?: Uint8Array): Frame {
+  const { payloadBytes, ...header } = decodeFrameView(bytes, limits, expectJob)
+  return { ...header, payload: readFloat64LE(payloadBytes, 0, payloadBytes.length / 8) }
+}
+
+/** `decodeFrame` without copying the payload: the same checks, the elements left where they lie. */
+export function decodeFrameView (bytes: Uint8Array, limits: Readonly<FrameLimits> = DEFAULT_FRAME_LIMITS, expectJob?: Uint8Array): FrameView {
   if (bytes.length < FIXED_HEADER + 1) throw new FrameError('truncated', `frame of ${bytes.length} bytes is shorter than a header`)
   if (bytes.length > MAX_FRAME_LENGTH) throw new FrameError('too-large', `frame of ${bytes.length} bytes exceeds ${MAX_FRAME_LENGTH}`)
   if (bytes[0] !== FRAME_MAGIC_0 || bytes[1] !== FRAME_MAGIC_1) throw new FrameError('bad-magic', 'not a codenet frame')
@@ -212,12 +228,9 @@ export function decodeFrame (bytes: Uint8Array, limits: Readonly<FrameLimits> = 
   const rest = bytes.length - o
   if (rest < e * 8) throw new FrameError('truncated', `payload of ${rest} bytes, expected ${e * 8}`)
   if (rest > e * 8) throw new FrameError('trailing-bytes', `${rest - e * 8} bytes after the payload`)
-  const payload = readFloat64LE(bytes, o, e)
-  for (let i = 0; i < e; i++) {
-    // x − x is 0 for every finite x and NaN for NaN and ±Infinity.
-    if (payload[i] - payload[i] !== 0) throw new FrameError('not-finite', `payload element ${chunkIndex * CHUNK_ELEMENTS + i} is ${payload[i]}`)
-  }
-  return { jobId, step, layer, attempt, sender, phase, rows, cols, chunkIndex, chunkCount, payload }
+  const bad = firstNonFiniteLE(bytes, o, e)
+  if (bad >= 0) throw new FrameError('not-finite', `payload element ${chunkIndex * CHUNK_ELEMENTS + bad} is ${dv.getFloat64(o + 8 * bad, true)}`)
+  return { jobId, step, layer, attempt, sender, phase, rows, cols, chunkIndex, chunkCount, payloadBytes: bytes.subarray(o, o + e * 8) }
 }
 
 /** Prefix a frame with its u32 big-endian length for the stream. */
@@ -228,7 +241,11 @@ export function lengthPrefixed (frame: Uint8Array): Uint8Array {
   return out
 }
 
-export type ReadItem = { ok: true, frame: Frame } | { ok: false, error: FrameError }
+/**
+ * What the reader yields. A frame's `payloadBytes` view the chunk it arrived in (a frame that
+ * spanned chunks is given bytes of its own): keep them by copying, as the inbox does.
+ */
+export type ReadItem = { ok: true, frame: FrameView } | { ok: false, error: FrameError }
 
 /**
  * Cuts a byte stream into length-prefixed frames. Holds at most one incomplete frame
@@ -285,7 +302,8 @@ export class FrameReader {
           return out
         }
       } else if (this.len > 4 && this.len === 4 + this.frameLength()) {
-        out.push(this.decode(this.buf.subarray(4, this.len)))
+        // Assembled in the reader's buffer, which the next frame reuses: a copy of its own.
+        out.push(this.decode(this.buf.slice(4, this.len)))
         this.len = 0
       }
     }
@@ -294,7 +312,7 @@ export class FrameReader {
 
   private decode (frame: Uint8Array): ReadItem {
     try {
-      return { ok: true, frame: decodeFrame(frame, this.limits, this.expectJob) }
+      return { ok: true, frame: decodeFrameView(frame, this.limits, this.expectJob) }
     } catch (err) {
       return { ok: false, error: err instanceof FrameError ? err : new FrameError('bad-length', String(err)) }
     }

@@ -7,7 +7,8 @@
 import type { Matrix } from '../codes/matrix.ts'
 import type { RoundKey } from '../training/exchange.ts'
 import { roundKeyString } from '../training/exchange.ts'
-import { CHUNK_ELEMENTS, type Frame } from './frame.ts'
+import { CHUNK_ELEMENTS, type FrameView } from './frame.ts'
+import { copyFloat64LE } from '../training/float64-le.ts'
 
 interface Partial {
   rows: number
@@ -64,7 +65,7 @@ export class Inbox {
   all (): IterableIterator<Round> { return this.rounds.values() }
 
   /** Adds one chunk of member `index`'s result (the frame's sender and step already checked). */
-  add (index: number, f: Frame): Reassembled {
+  add (index: number, f: FrameView): Reassembled {
     const key = { step: f.step, layer: f.layer, phase: f.phase, attempt: f.attempt }
     const existing = this.rounds.get(roundKeyString(key))
     if (existing?.results.has(index) === true) return { drop: 'duplicate' }
@@ -81,7 +82,7 @@ export class Inbox {
     if (p.have[f.chunkIndex] === 1) return { drop: 'duplicate' }
     p.have[f.chunkIndex] = 1
     p.missing--
-    p.data.set(f.payload, f.chunkIndex * CHUNK_ELEMENTS)
+    copyFloat64LE(f.payloadBytes, 0, f.payloadBytes.length / 8, p.data, f.chunkIndex * CHUNK_ELEMENTS)
     if (p.missing > 0) return null
     const r = this.round(key)
     r.partial.delete(index)

@@ -26,7 +26,7 @@ import { isAuditPhase, type Collected, type CollectPolicy, type Exchange, type R
 import { decideCollect, LatenessEstimator, type Arrival } from '../training/collect.ts'
 import type { Matrix } from '../codes/matrix.ts'
 import {
-  DEFAULT_FRAME_LIMITS, FrameReader, encodePrefixedFrames, type Frame, type FrameLimits
+  DEFAULT_FRAME_LIMITS, FrameReader, encodePrefixedFrames, type FrameLimits, type FrameView
 } from './frame.ts'
 import { RemoteWriter } from './results-writer.ts'
 import { Inbox, usableResults, type Round } from './results-inbox.ts'
@@ -239,7 +239,7 @@ export class ResultExchange implements Exchange, Startable {
     }
   }
 
-  private accept (index: number, f: Frame): void {
+  private accept (index: number, f: FrameView): void {
     if (f.sender !== index) { this.drop(index, 'spoofed-sender'); return }
     if (f.step < this.minStep) { this.drop(index, 'stale-step'); return }
     if (f.phase === 'forward' || f.phase === 'backward') {
@@ -334,6 +334,9 @@ export class ResultExchange implements Exchange, Startable {
       return out
     }
     const usable = (): Map<number, Matrix> => usableResults(r, this.self, i => { this.drop(i, 'shape-mismatch') })
+    // The adaptive grace as it stands when the collection starts, as simulate's exchange takes it
+    // (training/memory-exchange.ts): this round's own late arrivals count from the next round on.
+    const adaptiveGraceMs = this.graceFor(key.phase)
     let timedOut = false
     await new Promise<void>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | null = null
@@ -364,7 +367,7 @@ export class ResultExchange implements Exchange, Startable {
           for (const i of live) if (!results.has(i)) left++
           if (arrivals.length + left < policy.threshold) { timedOut = true; cleanup(); resolve(); return }
         }
-        const d = decideCollect(policy, { peers: this.peers, arrivals, nowMs: now() - start, live, adaptiveGraceMs: this.graceFor(key.phase) }, () => results)
+        const d = decideCollect(policy, { peers: this.peers, arrivals, nowMs: now() - start, live, adaptiveGraceMs }, () => results)
         if (d.done) { timedOut = d.timedOut; cleanup(); resolve(); return }
         if (timer !== null && d.wakeAtMs === timerAtMs) return
         if (timer !== null) clearTimeout(timer)

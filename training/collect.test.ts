@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Matrix } from '../codes/matrix.ts'
+import { median } from '../codes/stats.ts'
 import { adaptiveGrace, decideCollect, type CollectPolicy, type CollectView } from './collect.ts'
 
 const view = (arrivals: Array<[number, number]>, nowMs: number, live = [0, 1, 2, 3, 4, 5], grace = 10): CollectView =>
@@ -31,5 +32,17 @@ describe('the collect rule', () => {
   it('adaptive grace: median + k·MAD, clamped, initial before three samples', () => {
     expect(adaptiveGrace([], 4, 2, 1000, 250)).toBe(250)
     expect(adaptiveGrace([10, 12, 14, 500], 4, 2, 1000, 250)).toBe(13 + 4 * 2)
+  })
+  it('adaptive grace: the very value of median + k·MAD by `median` (codes/stats.ts), bit for bit, on random samples', () => {
+    // simulate and the network must cut stragglers at the same grace: the fast path may not move it by an ulp.
+    let seed = 7
+    const rnd = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
+    for (let t = 0; t < 2000; t++) {
+      const n = 3 + Math.floor(rnd() * 62)
+      const xs = Array.from({ length: n }, () => rnd() < 0.2 ? Math.floor(rnd() * 5) : rnd() * (rnd() < 0.1 ? 4000 : 40))
+      const med = median(xs)
+      const want = Math.min(5000, Math.max(2, med + 4 * median(xs.map(x => Math.abs(x - med)))))
+      expect(adaptiveGrace(xs, 4, 2, 5000, 250)).toBe(want)
+    }
   })
 })

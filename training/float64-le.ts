@@ -26,3 +26,25 @@ export function readFloat64LE (bytes: Uint8Array, offset: number, count: number)
   for (let i = 0; i < count; i++) out[i] = dv.getFloat64(offset + 8 * i, true)
   return out
 }
+
+/** Copies `count` float64 stored little-endian in `bytes` at byte `offset` into `out` from index `start`. */
+export function copyFloat64LE (bytes: Uint8Array, offset: number, count: number, out: Float64Array, start: number): void {
+  if (HOST_LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer, out.byteOffset + start * 8, count * 8).set(bytes.subarray(offset, offset + count * 8))
+    return
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  for (let i = 0; i < count; i++) out[start + i] = dv.getFloat64(offset + 8 * i, true)
+}
+
+/**
+ * Index of the first of `count` little-endian float64 in `bytes` at byte `offset` that is NaN
+ * or ±Infinity (all 11 exponent bits set), −1 when every one is finite. Reads the bytes where
+ * they lie (no copy, no alignment needed), whatever the host's byte order.
+ */
+export function firstNonFiniteLE (bytes: Uint8Array, offset: number, count: number): number {
+  for (let i = 0, p = offset + 6; i < count; i++, p += 8) {
+    if ((bytes[p + 1] & 0x7f) === 0x7f && (bytes[p] & 0xf0) === 0xf0) return i
+  }
+  return -1
+}
