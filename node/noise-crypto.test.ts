@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { noiseCrypto, SMALL_MESSAGE } from './noise-crypto.ts'
 
 const bytes = (n: number, seed: number): Uint8Array => {
@@ -22,6 +23,18 @@ describe('codenet noise crypto', () => {
       expect(Buffer.from(flat(noiseCrypto.chaCha20Poly1305Decrypt(theirs, nonce, ad, k))).equals(Buffer.from(plain))).toBe(true)
     })
   }
+
+  it('encrypts a list of pieces (a muxer header and its data) as the joined bytes, without joining them', () => {
+    const k = bytes(32, 5)
+    for (const sizes of [[12, 32_800], [12, 0, 600, 1], [1, 511], [12, 1000, 20_000, 3]]) {
+      const pieces = sizes.map((n, i) => bytes(n, 10 + i))
+      const joined = Buffer.concat(pieces)
+      const list = new Uint8ArrayList(...pieces)
+      const ours = flat(noiseCrypto.chaCha20Poly1305Encrypt(list as any, nonce, ad, k))
+      const theirs = flat(defaultCrypto.chaCha20Poly1305Encrypt(joined, nonce, ad, k))
+      expect(Buffer.from(ours).equals(Buffer.from(theirs)), sizes.join(',')).toBe(true)
+    }
+  })
 
   it('never answers with a stale key object when a key array changes in place', () => {
     const k = bytes(32, 5)

@@ -51,11 +51,16 @@ export const noiseCrypto: ICryptoInterface = {
     if (plaintext.byteLength < SMALL_MESSAGE) return asCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
     const cipher = createCipheriv(ALGORITHM, keyObject(k), nonce, { authTagLength: TAG })
     cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
-    const body = cipher.update(flat(plaintext))
+    // A list (the muxer's header and its data) is encrypted piece by piece, not joined first: the
+    // cipher streams, and the pieces out are the same bytes as one update over the joined list.
+    const out = new Uint8ArrayList()
+    if (plaintext instanceof Uint8Array) out.append(cipher.update(plaintext))
+    else for (const piece of plaintext) out.append(cipher.update(piece))
     cipher.final()
     // Body and tag as a list, not copied into one buffer: the TCP transport writes a batch's
     // pieces in one corked writev (node/tcp-corked.ts).
-    return new Uint8ArrayList(body, cipher.getAuthTag()) as unknown as ReturnType<ICryptoInterface['chaCha20Poly1305Encrypt']>
+    out.append(cipher.getAuthTag())
+    return out as unknown as ReturnType<ICryptoInterface['chaCha20Poly1305Encrypt']>
   },
   chaCha20Poly1305Decrypt (ciphertext, nonce, ad, k, dst) {
     if (ciphertext.byteLength < SMALL_MESSAGE + TAG) return asCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst)
