@@ -54,11 +54,17 @@ async function runBench (kind: 'gemm' | 'codes' | 'exchange', ctx: CommandContex
   }
 }
 
-const PAPER_FLAGS = ['json', 'quick', 'peers', 'seed', 'steps', 'strategy', 'svg']
+const STRATEGY_NAMES = ['codenet', 'replication', 'uncoded'] as const
+type StrategyName = typeof STRATEGY_NAMES[number]
 
-async function runPaper (ctx: CommandContext, values: Record<string, string | boolean | undefined>): Promise<number> {
+/** One benchmark's own flags: any other is refused in one line; strings, bounded integers and --strategy read. */
+function benchFlags (kind: string, values: Record<string, string | boolean | undefined>, allowed: readonly string[]): {
+  str: (k: string) => string | undefined
+  int: (k: string, min: number, max: number) => number | undefined
+  strategies: (withUncoded: boolean) => StrategyName[] | undefined
+} {
   for (const [flag, v] of Object.entries(values)) {
-    if (v !== undefined && !PAPER_FLAGS.includes(flag)) throw new UsageError(`--${flag} does not apply to \`bench paper\``)
+    if (v !== undefined && !allowed.includes(flag)) throw new UsageError(`--${flag} does not apply to \`bench ${kind}\``)
   }
   const str = (k: string): string | undefined => typeof values[k] === 'string' ? values[k] : undefined
   const int = (k: string, min: number, max: number): number | undefined => {
@@ -67,16 +73,29 @@ async function runPaper (ctx: CommandContext, values: Record<string, string | bo
     if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${k} must be an integer in ${min}..${max}, got '${v}'`)
     return Number(v)
   }
+  const strategies = (withUncoded: boolean): StrategyName[] | undefined => {
+    const list = str('strategy')?.split(',')
+    if (list === undefined) return undefined
+    if (list.some(x => !(STRATEGY_NAMES as readonly string[]).includes(x)) || new Set(list).size !== list.length || (withUncoded && !list.includes('uncoded'))) {
+      throw new UsageError(`--strategy must be a comma list of ${STRATEGY_NAMES.join(', ')}${withUncoded ? ' with uncoded (the baseline) among them' : ''}, got '${str('strategy')}'`)
+    }
+    return list as StrategyName[]
+  }
+  return { str, int, strategies }
+}
+
+const PAPER_FLAGS = ['json', 'quick', 'peers', 'seed', 'steps', 'strategy', 'svg']
+
+async function runPaper (ctx: CommandContext, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const { str, int, strategies } = benchFlags('paper', values, PAPER_FLAGS)
   const peers = int('peers', 2, 32)
   const seed = int('seed', 0, 2 ** 31)
   const steps = int('steps', 1, 1_000_000)
-  const known = ['codenet', 'replication', 'uncoded'] as const
-  const list = str('strategy')?.split(',')
-  if (list !== undefined && (list.length === 0 || list.some(x => !(known as readonly string[]).includes(x)) || new Set(list).size !== list.length)) throw new UsageError(`--strategy must be a comma list of ${known.join(', ')}, got '${str('strategy')}'`)
+  const list = strategies(false)
   const { runPaperBench } = await import('../bench/paper.ts')
   const { BenchRunError } = await import('../bench/testnet-run.ts')
   try {
-    await runPaperBench({ out: ctx.stdout, json: str('json'), quick: values.quick === true, svgDir: str('svg'), peers, seed, steps, strategies: list as Array<typeof known[number]> | undefined })
+    await runPaperBench({ out: ctx.stdout, json: str('json'), quick: values.quick === true, svgDir: str('svg'), peers, seed, steps, strategies: list })
   } catch (err) {
     if (!(err instanceof BenchRunError) && (err as Error).name !== 'ConfigError') throw err
     ctx.stderr.write(`codenet bench paper: ${(err as Error).message}\n`)
@@ -89,27 +108,14 @@ async function runPaper (ctx: CommandContext, values: Record<string, string | bo
 const TRAINING_FLAGS = ['json', 'quick', 'peers', 'repeats', 'strategy', ...TRAINING_FLAG_NAMES.filter(n => n !== 'peers' && n !== 'strategy')]
 
 async function runTraining (ctx: CommandContext, values: Record<string, string | boolean | undefined>): Promise<number> {
-  for (const [flag, v] of Object.entries(values)) {
-    if (v !== undefined && !TRAINING_FLAGS.includes(flag)) throw new UsageError(`--${flag} does not apply to \`bench training\``)
-  }
-  const str = (k: string): string | undefined => typeof values[k] === 'string' ? values[k] : undefined
-  const int = (k: string, min: number, max: number): number | undefined => {
-    const v = str(k)
-    if (v === undefined) return undefined
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${k} must be an integer in ${min}..${max}, got '${v}'`)
-    return Number(v)
-  }
+  const { str, int, strategies } = benchFlags('training', values, TRAINING_FLAGS)
   const peers = int('peers', 2, 32)
   const repeats = int('repeats', 1, 100)
-  const known = ['codenet', 'replication', 'uncoded'] as const
-  const list = str('strategy')?.split(',')
-  if (list !== undefined && (list.some(x => !(known as readonly string[]).includes(x)) || new Set(list).size !== list.length || !list.includes('uncoded'))) {
-    throw new UsageError(`--strategy must be a comma list of ${known.join(', ')} with uncoded (the baseline) among them, got '${str('strategy')}'`)
-  }
+  const list = strategies(true)
   const flags: Record<string, string> = {}
   for (const n of TRAINING_FLAG_NAMES) { const v = str(n); if (v !== undefined && n !== 'peers' && n !== 'strategy') flags[n] = v }
   const { runTrainingBench } = await import('../bench/training.ts')
-  const res = await runTrainingBench({ out: ctx.stdout, json: str('json'), quick: values.quick === true, peers, repeats, strategies: list as Array<typeof known[number]> | undefined, flags })
+  const res = await runTrainingBench({ out: ctx.stdout, json: str('json'), quick: values.quick === true, peers, repeats, strategies: list, flags })
   if (!res.pass) {
     ctx.stderr.write(`codenet bench training: ${res.weightCheck.failures.join('; ')}\n`)
     return 1
