@@ -3,7 +3,9 @@
 /** The median of `xs` (mean of the two middle values for an even count); NaN when empty. */
 export function median (xs: readonly number[]): number {
   if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
+  // A typed array sorts numerically without a comparator call per comparison: the network's
+  // adaptive grace (training/collect.ts) takes two medians per round and phase.
+  const s = Float64Array.from(xs).sort()
   const h = s.length >> 1
   return s.length % 2 === 1 ? s[h] : 0.5 * (s[h - 1] + s[h])
 }

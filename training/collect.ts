@@ -15,6 +15,7 @@
  * results (a slow peer missed the grace) is then corrected instead of rolled back.
  */
 import type { Matrix } from '../codes/matrix.ts'
+import { medianPlusMad } from '../codes/stats.ts'
 
 export interface CollectPolicy {
   /** Results needed to decode at all (the recovery threshold, or more). */
@@ -156,16 +157,5 @@ export class LatenessEstimator {
 /** median + k·MAD of recent samples, clamped; `initial` before three samples. */
 export function adaptiveGrace (samples: readonly number[], k: number, min: number, max: number, initial: number): number {
   if (samples.length < 3) return Math.min(max, Math.max(min, initial))
-  // The values of `median` (codes/stats.ts), on typed arrays sorted without a comparator: a
-  // network peer recomputes this after every late arrival, and the generic sort was ~1 % of its CPU.
-  const sorted = Float64Array.from(samples).sort()
-  const med = middle(sorted)
-  const dev = sorted.map(x => Math.abs(x - med)).sort()
-  return Math.min(max, Math.max(min, med + k * middle(dev)))
-}
-
-/** The median of sorted values (mean of the two middle ones for an even count). */
-function middle (s: Float64Array): number {
-  const h = s.length >> 1
-  return s.length % 2 === 1 ? s[h] : 0.5 * (s[h - 1] + s[h])
+  return Math.min(max, Math.max(min, medianPlusMad(samples, k)))
 }

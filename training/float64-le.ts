@@ -18,12 +18,7 @@ export function writeFloat64LE (data: Float64Array, start: number, count: number
 /** `count` float64 read little-endian from `bytes` at byte `offset` (a new array). */
 export function readFloat64LE (bytes: Uint8Array, offset: number, count: number): Float64Array {
   const out = new Float64Array(count)
-  if (HOST_LITTLE_ENDIAN) {
-    new Uint8Array(out.buffer).set(bytes.subarray(offset, offset + count * 8))
-    return out
-  }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  for (let i = 0; i < count; i++) out[i] = dv.getFloat64(offset + 8 * i, true)
+  copyFloat64LE(bytes, offset, count, out, 0)
   return out
 }
 
