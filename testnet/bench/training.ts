@@ -48,6 +48,7 @@ import { zeros } from '../../codes/matrix.ts'
 import type { CodeScheme } from '../../codes/scheme.ts'
 import { ConfigError, STRATEGIES, trainingConfigFromFlags, type RawTrainingFlags, type Strategy, type TrainingConfig } from '../../training/config.ts'
 import type { Model } from '../../training/model.ts'
+import { exportWeights, weightsMaxAbsDiff } from '../../training/evaluate.ts'
 import { createReferenceTrainer } from '../../training/reference.ts'
 import { datasetForConfig, simulate, type SimulationSummary } from '../../training/simulate.ts'
 import { schemeForConfig } from '../../training/strategy.ts'
@@ -165,16 +166,9 @@ export function gemmSharePerPeer (config: TrainingConfig, scheme: CodeScheme): n
   return peer / whole
 }
 
-/** max |a − b| over every weight and bias of two models of one shape. */
+/** max |a − b| over every weight and bias of two models of one shape; a non-finite value is infinitely far. */
 export function maxWeightDistance (a: Model, b: Model): number {
-  let d = 0
-  a.layers.forEach((la, l) => {
-    const lb = b.layers[l]
-    for (let i = 0; i < la.w.data.length; i++) d = Math.max(d, Math.abs(la.w.data[i] - lb.w.data[i]))
-    for (let i = 0; i < la.b.length; i++) d = Math.max(d, Math.abs(la.b[i] - lb.b[i]))
-  })
-  // NaN (a model that could not be decoded: Math.max keeps it) is as far as can be.
-  return Number.isNaN(d) ? Infinity : d
+  return weightsMaxAbsDiff(exportWeights(a), exportWeights(b))
 }
 
 interface Measured {
